@@ -1,0 +1,354 @@
+"""Run the real GIMP 3 headless in a cached Debian 13 (trixie) chroot.
+
+The host runs Debian 12, whose GIMP is 2.10 without Python. Debian 13 has GIMP 3.0 with
+Python 3 plug-ins, so the harness builds a trixie chroot once (debootstrap, then GIMP and
+its Python bindings with apt inside it), caches it under ~/.cache/neural-style-gimp/ and
+runs `gimp-console-3.0` in it.
+
+Every GIMP run happens inside its own mount and PID namespace (`unshare`): /proc and the
+bind mounts that make the checkout and the engine's Python visible at the same paths exist
+only in that namespace. When the run ends, times out, or pytest is interrupted, killing the
+namespace's first process kills everything in it and the kernel drops the mounts, so no
+mount can be left behind on the host and the cached chroot is always safe to delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neural-style-gimp"
+CHROOT_NAME = "trixie-gimp3"
+READY_MARKER = ".neural-style-ready"
+SUITE = "trixie"
+PACKAGES = ("gimp", "python3-gi", "gir1.2-gimp-3.0")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+RESULT_PREFIX = "NSGIMP3-RESULT "
+
+# Host directories that must never be bind-mounted over the chroot's own copies.
+_SYSTEM_DIRS = {"/", "/usr", "/usr/local", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/var",
+                "/tmp", "/proc", "/sys", "/dev", "/root", "/home", "/opt", "/run"}
+
+
+class Unavailable(Exception):
+    """GIMP 3 cannot run on this machine; the message says why in plain words."""
+
+
+class HarnessError(Exception):
+    """Something went wrong while preparing or running GIMP; the message carries the log."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _log(message: str) -> None:
+    sys.stderr.write("[gimp3-harness] %s\n" % message)
+    sys.stderr.flush()
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path` that this (the host's) mount namespace sees."""
+    prefix = os.path.realpath(path)
+    found = []
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            # /proc/mounts escapes spaces and such as octal: \040.
+            point = line.split()[1].encode().decode("unicode_escape")
+            if point == prefix or point.startswith(prefix.rstrip("/") + "/"):
+                found.append(point)
+    return found
+
+
+def safe_rmtree(path: Path) -> None:
+    """Delete a chroot tree, but never one with anything mounted inside it.
+
+    A bind mount of the checkout inside a chroot would make rm -rf delete the checkout.
+    """
+    busy = mounts_under(path)
+    if busy:
+        raise HarnessError("refusing to delete %s: still mounted inside it: %s" % (path, ", ".join(busy)))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def debian_mirror() -> str:
+    """The Debian mirror the host's apt already uses."""
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.exists():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and line.split()[1:]:
+                return line.split()[1]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and "security" not in parts[1]:
+                return parts[1]
+    return DEFAULT_MIRROR
+
+
+def _check_registry(mirror: str) -> None:
+    url = "%s/dists/%s/Release" % (mirror.rstrip("/"), SUITE)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            reply.read(64)
+    except OSError as error:
+        raise Unavailable("the GIMP 3 chroot is not built yet and the Debian package registry "
+                          "is not reachable (%s: %s)" % (url, error))
+
+
+def _run_logged(command: list[str], log: Path, timeout: float) -> None:
+    with open(log, "ab") as out:
+        out.write(("\n$ %s\n" % " ".join(shlex.quote(part) for part in command)).encode())
+        out.flush()
+        try:
+            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("timed out after %d s: %s\n%s" % (timeout, command[0], _tail(log)))
+    if done.returncode != 0:
+        raise HarnessError("%s failed with exit status %d:\n%s" % (command[0], done.returncode, _tail(log)))
+
+
+def _tail(log: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _ensure_debootstrap(log: Path) -> None:
+    if shutil.which("debootstrap"):
+        return
+    if not shutil.which("apt-get"):
+        raise Unavailable("debootstrap is missing and there is no apt-get to install it")
+    _log("installing debootstrap on the host with apt-get")
+    try:
+        _run_logged(["apt-get", "update"], log, 600)
+        _run_logged(["apt-get", "install", "-y", "debootstrap"], log, 600)
+    except HarnessError as error:
+        raise Unavailable("debootstrap is missing and could not be installed: %s" % error)
+    if not shutil.which("debootstrap"):
+        raise Unavailable("debootstrap is missing and apt-get did not install it")
+
+
+def check_host() -> None:
+    """Raise Unavailable where this machine cannot run the chroot at all."""
+    if not sys.platform.startswith("linux"):
+        raise Unavailable("the GIMP 3 chroot needs Linux")
+    if os.geteuid() != 0:
+        raise Unavailable("the GIMP 3 chroot needs root (chroot, mount, unshare)")
+    if not shutil.which("unshare") or not shutil.which("chroot"):
+        raise Unavailable("unshare or chroot is missing (util-linux / coreutils)")
+    probe = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise Unavailable("cannot create mount namespaces here (unshare: %s)" % probe.stderr.strip())
+
+
+@contextlib.contextmanager
+def _cache_lock():
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_chroot() -> Path:
+    """The ready chroot: reuse the cached one, or build it (a few minutes, ~1.2 GB)."""
+    check_host()
+    root = CACHE_DIR / CHROOT_NAME
+    if (root / READY_MARKER).exists():
+        return root
+    with _cache_lock():  # another pytest may be building it right now
+        if (root / READY_MARKER).exists():
+            return root
+        _build_chroot(root)
+    return root
+
+
+def _build_chroot(root: Path) -> None:
+    log = CACHE_DIR / "build.log"
+    log.write_text("")
+    _ensure_debootstrap(log)
+    mirror = debian_mirror()
+    _check_registry(mirror)
+    building = Path(tempfile.mkdtemp(prefix=CHROOT_NAME + ".building-", dir=CACHE_DIR))
+    _log("building the GIMP 3 chroot in %s (log: %s); this takes a few minutes" % (building, log))
+    try:
+        _run_logged(["debootstrap", "--variant=minbase", SUITE, str(building), mirror], log, 1800)
+        shutil.copy("/etc/resolv.conf", building / "etc" / "resolv.conf")
+        # GIMP goes in with apt inside the chroot, not debootstrap --include: minbase's
+        # dependency resolution leaves dconf/gtk unconfigured.
+        install = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+                   "--no-install-recommends " + " ".join(PACKAGES) + " && apt-get clean")
+        _run_logged(_namespace_command(building, [], install), log, 1800)
+        _run_logged(_namespace_command(building, [], "gimp-console-3.0 --version"), log, 120)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        (building / READY_MARKER).write_text("built %s from %s\n" % (stamp, mirror))
+        if root.exists():  # a stale, unfinished tree from an older build
+            safe_rmtree(root)
+        building.rename(root)
+    except BaseException:
+        safe_rmtree(building)
+        raise
+    _log("the GIMP 3 chroot is ready at %s" % root)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _namespace_command(root: Path, binds: list[Path], inner: str) -> list[str]:
+    """A command that runs `inner` with sh inside the chroot, in private namespaces.
+
+    --pid --fork --kill-child: when the namespace's first process dies (end of run,
+    timeout, Ctrl-C), the kernel kills everything left inside, engine included, and the
+    mounts disappear with the namespace.
+    """
+    steps = ["set -e", "mount -t proc proc %s" % shlex.quote(str(root / "proc"))]
+    for path in binds:
+        target = root / str(path).lstrip("/")
+        steps.append("mount --bind %s %s" % (shlex.quote(str(path)), shlex.quote(str(target))))
+    steps.append("exec chroot %s /bin/sh -c %s" % (shlex.quote(str(root)), shlex.quote(inner)))
+    return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+            "/bin/sh", "-c", "; ".join(steps)]
+
+
+def engine_paths(engine_python: Path, checkout: Path) -> list[Path]:
+    """Host paths the chroot must see for the engine to start: checkout, venv, base Python."""
+    script = "import sys; print(sys.prefix); print(sys.base_prefix)"
+    probe = subprocess.run([str(engine_python), "-c", script], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        raise HarnessError("the engine Python %s does not start: %s" % (engine_python, probe.stderr))
+    prefix, base_prefix = probe.stdout.split("\n")[:2]
+    wanted = []
+    for raw in (str(checkout), prefix, base_prefix):
+        path = os.path.normpath(raw)
+        if path in _SYSTEM_DIRS:
+            raise Unavailable(
+                "the engine's Python lives in %s, which the chroot cannot see without hiding its own "
+                "system; make the engine venv from a Python installed elsewhere (for example pyenv)" % path)
+        wanted.append(path)
+    # Drop paths that another one already contains (a venv inside the checkout, say).
+    kept = []
+    for path in sorted(set(wanted), key=len):
+        if not any(path == other or path.startswith(other + "/") for other in kept):
+            kept.append(path)
+    return [Path(path) for path in kept]
+
+
+@dataclass
+class GimpRun:
+    """What one GIMP start produced."""
+
+    returncode: int
+    output: str
+    seconds: float
+    timed_out: bool
+    results: dict = field(default_factory=dict)
+
+    def report(self) -> str:
+        state = "timed out" if self.timed_out else "exit status %d" % self.returncode
+        return "GIMP run: %s after %.1f s. Full GIMP output:\n%s" % (state, self.seconds, self.output)
+
+
+def parse_results(output: str) -> dict:
+    """The JSON result lines the GIMP-side script printed, keyed by their "case"."""
+    results = {}
+    for line in output.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            record = json.loads(line[len(RESULT_PREFIX):])
+            results[record["case"]] = record
+    return results
+
+
+def decode_bytes(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+class Gimp3:
+    """A ready chroot plus the host paths GIMP must see in it."""
+
+    def __init__(self, root: Path, checkout: Path, engine_python: Path):
+        self.root = root
+        self.checkout = checkout
+        self.engine_python = engine_python
+        self.binds = engine_paths(engine_python, checkout)
+        for path in self.binds:
+            (root / str(path).lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+    def host_path(self, inside: str) -> Path:
+        """Where a path inside the chroot lies on the host."""
+        return self.root / inside.lstrip("/")
+
+    def make_workdir(self) -> str:
+        """A fresh folder in the chroot's /tmp for one test's profile and scripts."""
+        host = Path(tempfile.mkdtemp(prefix="ns-gimp3-", dir=self.root / "tmp"))
+        host.chmod(0o755)
+        return "/" + str(host.relative_to(self.root))
+
+    def remove_workdir(self, inside: str) -> None:
+        safe_rmtree(self.host_path(inside))
+
+    def shell(self, inner: str, timeout: float) -> GimpRun:
+        """Run a shell command inside the chroot with the engine paths mounted."""
+        command = _namespace_command(self.root, self.binds, inner)
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        timed_out = False
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            process.kill()
+            output, _ = process.communicate()
+        finally:
+            # Ctrl-C or any other exit: kill the namespace's first process, which takes
+            # GIMP, its plug-ins, the engine and the mounts with it.
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+        text = output.decode("utf-8", errors="replace")
+        run = GimpRun(process.returncode, text, time.monotonic() - started, timed_out)
+        run.results = parse_results(text)
+        return run
+
+    def run_batch(self, script: str, workdir: str, timeout: float = 300) -> GimpRun:
+        """Run a Python script (a path inside the chroot) in gimp-console-3.0's python-fu-eval.
+
+        The profile is `workdir`/profile, so plug-ins installed there are the only user ones.
+        """
+        batch = "exec(open(%r).read())" % script
+        inner = ("export HOME={w}/home GIMP3_DIRECTORY={w}/profile LANG=C.UTF-8 LC_ALL=C.UTF-8; "
+                 "mkdir -p \"$HOME\" \"$GIMP3_DIRECTORY\"; "
+                 "exec gimp-console-3.0 -idf --batch-interpreter=python-fu-eval -b {b} --quit"
+                 ).format(w=shlex.quote(workdir), b=shlex.quote(batch))
+        return self.shell(inner, timeout)
+
+    def run_cases(self, workdir: str, cases: list[str], params: dict | None = None,
+                  timeout: float = 300) -> GimpRun:
+        """Run cases of gimp_side/cases.py in one GIMP start; results keyed by case name."""
+        params = dict(params or {}, cases=list(cases))
+        script = workdir + "/run.py"
+        cases_file = self.checkout / "tests" / "gimp3" / "gimp_side" / "cases.py"
+        self.host_path(script).write_text(
+            "import json\nPARAMS = json.loads(%r)\nexec(open(%r).read())\n"
+            % (json.dumps(params), str(cases_file)))
+        return self.run_batch(script, workdir, timeout)
+

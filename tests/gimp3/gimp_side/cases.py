@@ -1,0 +1,278 @@
+# GIMP-side half of the real GIMP 3 tests. Runs inside gimp-console-3.0's python-fu-eval,
+# which provides Gimp, Gegl, GLib, GObject, Gio and Babl; the harness defines PARAMS before
+# executing this file. Each case builds its images, calls the installed plug-in like a
+# script would, and prints what it observed as one JSON line; the pytest side asserts.
+# ruff: noqa: F821  (Gimp, Gegl and PARAMS come from python-fu-eval and the harness)
+
+import base64
+import hashlib
+import json
+import math
+import struct
+import sys
+import time
+import traceback
+
+PROCEDURE = "python-fu-neural-style-transfer"
+RESULT_PREFIX = "NSGIMP3-RESULT "
+CONTENT_SIZE = (48, 40)
+CONTENT_OFFSETS = (9, 6)
+IMAGE_SIZE = (64, 56)
+
+
+def emit(record):
+    sys.stdout.write(RESULT_PREFIX + json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
+def b64(data):
+    return base64.b64encode(bytes(data)).decode("ascii")
+
+
+def pixel_format(drawable, bits):
+    kind = "R'G'B'A" if drawable.has_alpha() else "R'G'B'"
+    return "%s u%d" % (kind, bits)
+
+
+def read_pixels(drawable, babl_format):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, babl_format, Gegl.AbyssPolicy.NONE))
+
+
+def write_pixels(drawable, babl_format, data):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    buffer = drawable.get_buffer()
+    buffer.set(rect, babl_format, data)
+    buffer.flush()
+    drawable.update(0, 0, drawable.get_width(), drawable.get_height())
+
+
+def fingerprint(drawable):
+    """Offsets, size, name and a hash of the pixels at full float precision."""
+    offsets = drawable.get_offsets()
+    return {
+        "id": drawable.get_id(),
+        "name": drawable.get_name(),
+        "offsets": [offsets[1], offsets[2]],
+        "size": [drawable.get_width(), drawable.get_height()],
+        "sha256": hashlib.sha256(read_pixels(drawable, "R'G'B'A float")).hexdigest(),
+    }
+
+
+def stack(image):
+    return [fingerprint(layer) for layer in image.get_layers()]
+
+
+def new_image(precision):
+    width, height = IMAGE_SIZE
+    return Gimp.Image.new_with_precision(width, height, Gimp.ImageBaseType.RGB, precision)
+
+
+def add_layer(image, name, size, offsets, position, samples, bits):
+    """A layer filled from a flat list of RGBA samples (0..255 or 0..65535)."""
+    layer = Gimp.Layer.new(image, name, size[0], size[1], Gimp.ImageType.RGBA_IMAGE, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, position)
+    layer.set_offsets(offsets[0], offsets[1])
+    code = "B" if bits == 8 else "H"
+    write_pixels(layer, "R'G'B'A u%d" % bits, struct.pack("<%d%s" % (len(samples), code), *samples))
+    return layer
+
+
+def content_samples(bits):
+    """A colourful pattern with offsets-sized alpha structure: a transparent corner block,
+    a half-transparent strip, the rest opaque. 16-bit values avoid multiples of 257 so
+    that any drop to 8 bits shows."""
+    width, height = CONTENT_SIZE
+    top = 255 if bits == 8 else 65535
+    samples = []
+    for y in range(height):
+        for x in range(width):
+            r = 0.5 + 0.5 * math.sin(x / 4.0) * math.cos(y / 6.0)
+            g = (x + y) / float(width + height)
+            b = 1.0 if ((x // 8) + (y // 8)) % 2 else 0.15
+            if x < 8 and y < 6:
+                alpha = 0.0
+            elif 30 <= x < 34:
+                alpha = 0.5 + 0.004 * y
+            else:
+                alpha = 1.0
+            pixel = [int(round(v * top)) for v in (r, g, b, alpha)]
+            if bits == 16:
+                pixel = [v - 1 if v % 257 == 0 and v > 0 else v for v in pixel]
+            samples.extend(pixel)
+    return samples
+
+
+def style_samples(size):
+    """Bold diagonal stripes in saturated colours: a style with clear texture."""
+    palette = ((230, 40, 30), (250, 210, 20), (20, 60, 200), (10, 10, 10))
+    samples = []
+    for y in range(size[1]):
+        for x in range(size[0]):
+            samples.extend(palette[((x + 2 * y) // 5) % len(palette)] + (255,))
+    return samples
+
+
+def scene(precision=Gimp.Precision.U8_NON_LINEAR):
+    """Image with background, content (offsets, alpha) and an overlay above it, plus a
+    second open image holding the style layer."""
+    bits = 16 if precision == Gimp.Precision.U16_NON_LINEAR else 8
+    top = 255 if bits == 8 else 65535
+    image = new_image(precision)
+    add_layer(image, "background", IMAGE_SIZE, (0, 0), 0, [top] * (IMAGE_SIZE[0] * IMAGE_SIZE[1] * 4), bits)
+    content = add_layer(image, "content", CONTENT_SIZE, CONTENT_OFFSETS, 0, content_samples(bits), bits)
+    add_layer(image, "overlay", (10, 10), (0, 0), 0, [top // 2] * 400, bits)
+    style_image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    style = add_layer(style_image, "style", (40, 40), (0, 0), 0, style_samples((40, 40)), 8)
+    return image, content, style_image, style
+
+
+def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE):
+    proc = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    if proc is None:
+        raise RuntimeError("procedure %s is not registered" % PROCEDURE)
+    config = proc.create_config()
+    names = set(spec.get_name() for spec in config.list_properties())
+    config.set_property("run-mode", run_mode)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    config.set_property("style-layer", style)
+    for name, value in PARAMS["arguments"].items():
+        if name in names:  # optional extras (preset, scales, device) only where offered
+            config.set_property(name, value)
+    started = time.time()
+    result = proc.run(config)
+    seconds = time.time() - started
+    status = result.index(0)
+    message = None
+    if result.length() > 1:
+        extra = result.index(1)
+        message = extra if isinstance(extra, str) else None
+    return {"status": status.value_nick, "message": message, "plugin_seconds": round(seconds, 2)}
+
+
+def new_layers(image, before):
+    known = set(entry["id"] for entry in before)
+    return [layer for layer in image.get_layers() if layer.get_id() not in known]
+
+
+def describe_new(image, before, bits):
+    added = new_layers(image, before)
+    record = {"new_count": len(added)}
+    if added:
+        layer = added[0]
+        offsets = layer.get_offsets()
+        record["new"] = {
+            "name": layer.get_name(),
+            "offsets": [offsets[1], offsets[2]],
+            "size": [layer.get_width(), layer.get_height()],
+            "position": image.get_item_position(layer),
+            "has_alpha": layer.has_alpha(),
+            "bpp": layer.get_bpp(),
+            "pixels": b64(read_pixels(layer, pixel_format(layer, bits))),
+            "has_mask": layer.get_mask() is not None,
+        }
+        if layer.get_mask() is not None:
+            record["new"]["mask"] = b64(read_pixels(layer.get_mask(), "Y u8"))
+    return record
+
+
+def case_menu():
+    proc = Gimp.get_pdb().lookup_procedure(PROCEDURE)
+    if proc is None:
+        raise RuntimeError("procedure %s is not registered" % PROCEDURE)
+    return {
+        "menu_paths": list(proc.get_menu_paths()),
+        "menu_label": proc.get_menu_label(),
+        "image_types": proc.get_image_types(),
+        "arguments": [spec.get_name() for spec in proc.get_arguments()],
+        "sensitivity": int(proc.get_sensitivity_mask()),
+    }
+
+
+def case_layer(precision, select=None):
+    bits = 16 if precision == Gimp.Precision.U16_NON_LINEAR else 8
+    image, content, style_image, style = scene(precision)
+    if select:
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, *select)
+    content_fmt = pixel_format(content, bits)
+    content_pixels = read_pixels(content, content_fmt)
+    before = stack(image)
+    style_before = fingerprint(style)
+    image.clean_all()
+    record = run_plugin(image, content, style)
+    record.update(describe_new(image, before, bits))
+    record.update({
+        "bits": bits,
+        "precision": image.get_precision().value_nick,
+        "before": before,
+        "after": stack(image),
+        "style_before": style_before,
+        "style_after": fingerprint(style),
+        "content_pixels": b64(content_pixels),
+        "dirty_after": image.is_dirty(),
+        "undo_enabled_after": image.undo_is_enabled(),
+        "style_image_layers": len(style_image.get_layers()),
+    })
+    return record
+
+
+def case_basic():
+    return case_layer(Gimp.Precision.U8_NON_LINEAR)
+
+
+def case_selection():
+    return case_layer(Gimp.Precision.U8_NON_LINEAR, select=tuple(PARAMS["selection"]))
+
+
+def case_sixteen_bit():
+    return case_layer(Gimp.Precision.U16_NON_LINEAR)
+
+
+def case_failure():
+    image, content, style_image, style = scene()
+    before = stack(image)
+    style_before = fingerprint(style)
+    record = run_plugin(image, content, style)
+    record.update({"before": before, "after": stack(image), "style_before": style_before,
+                   "style_after": fingerprint(style)})
+    return record
+
+
+def case_probe():
+    """Harness self-test: GIMP runs a script and the pixels survive a round trip."""
+    image = new_image(Gimp.Precision.U16_NON_LINEAR)
+    samples = content_samples(16)
+    layer = add_layer(image, "probe", CONTENT_SIZE, CONTENT_OFFSETS, 0, samples, 16)
+    back = read_pixels(layer, "R'G'B'A u16")
+    offsets = layer.get_offsets()
+    return {"gimp_version": Gimp.version(), "offsets": [offsets[1], offsets[2]],
+            "round_trip": back == struct.pack("<%dH" % len(samples), *samples),
+            "python": sys.version.split()[0]}
+
+
+def case_sleep():
+    """Harness self-test: a run that never ends on its own, to prove the time limit."""
+    time.sleep(PARAMS.get("sleep", 600))
+    return {}
+
+
+CASES = {
+    "menu": case_menu,
+    "basic": case_basic,
+    "selection": case_selection,
+    "sixteen_bit": case_sixteen_bit,
+    "failure": case_failure,
+    "probe": case_probe,
+    "sleep": case_sleep,
+}
+
+for _name in PARAMS["cases"]:
+    _started = time.time()
+    try:
+        _record = {"case": _name, "ok": True, "data": CASES[_name]()}
+    except Exception:
+        _record = {"case": _name, "ok": False, "error": traceback.format_exc()}
+    _record["seconds"] = round(time.time() - _started, 2)
+    emit(_record)
