@@ -1,0 +1,282 @@
+"""An in-memory GIMP for tests: images, layers, selection, undo, progress, messages.
+
+It behaves like the parts of GIMP the plug-in touches and records everything, so the whole
+flow (and every failure) can be checked without GIMP. Python 2.7 and 3, standard library only.
+"""
+
+from __future__ import absolute_import, division
+
+import array
+import sys
+
+from . import logic
+from .procedure import build_spec
+from .shim import (
+    BASE_GREY,
+    BASE_INDEXED,
+    BASE_RGB,
+    KIND_GROUP,
+    KIND_LAYER,
+    PF_BOOL,
+    PF_FLOAT,
+    PF_INT,
+    PF_LAYER,
+    PF_OPTION,
+    Host,
+    HostError,
+    LayerInfo,
+    Pixels,
+)
+
+SUCCESS = "success"
+CALLING_ERROR = "calling-error"
+EXECUTION_ERROR = "execution-error"
+
+
+def _to_samples(data, bits):
+    if bits == 8:
+        return list(bytearray(data))
+    samples = array.array("H")
+    if hasattr(samples, "frombytes"):
+        samples.frombytes(bytes(data))
+    else:
+        samples.fromstring(bytes(data))
+    return list(samples)
+
+
+def _from_samples(samples, bits):
+    if bits == 8:
+        return bytes(bytearray(samples))
+    packed = array.array("H", samples)
+    return packed.tobytes() if hasattr(packed, "tobytes") else packed.tostring()
+
+
+def convert_pixels(samples, channels, bits, want_channels, want_bits):
+    """Convert interleaved samples between grey/RGB, with/without alpha and 8/16 bits."""
+    maximum, want_max = (1 << bits) - 1, (1 << want_bits) - 1
+    colour, want_colour = (1 if channels <= 2 else 3), (1 if want_channels <= 2 else 3)
+    has_alpha, want_alpha = channels in (2, 4), want_channels in (2, 4)
+    out = []
+    for start in range(0, len(samples), channels):
+        pixel = samples[start:start + channels]
+        values = pixel[:colour]
+        if colour == 1 and want_colour == 3:
+            values = values * 3
+        elif colour == 3 and want_colour == 1:
+            values = [int(round(0.2126 * values[0] + 0.7152 * values[1] + 0.0722 * values[2]))]
+        if want_alpha:
+            values = values + [pixel[-1] if has_alpha else maximum]
+        out.extend(int(round(value * want_max / maximum)) if maximum != want_max else value
+                   for value in values)
+    return out
+
+
+class FakeLayer(object):
+    def __init__(self, image, name, width, height, channels, offsets=(0, 0), data=None,
+                 kind=KIND_LAYER):
+        self.image = image
+        self.name = name
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.offsets = tuple(offsets)
+        self.kind = kind
+        self.valid = True
+        self.mask = None  # bytes, one 8-bit sample per pixel, when the layer has a mask
+        size = width * height * channels * (image.bits // 8)
+        self.data = bytes(bytearray(size)) if data is None else bytes(data)
+        if len(self.data) != size:
+            raise ValueError("layer data has %d bytes, expected %d" % (len(self.data), size))
+
+    @property
+    def has_alpha(self):
+        return self.channels in (2, 4)
+
+
+class FakeImage(object):
+    def __init__(self, width, height, base_type=BASE_RGB, bits=8):
+        self.width = width
+        self.height = height
+        self.base_type = base_type
+        self.bits = bits
+        self.layers = []  # top first, as GIMP's layer stack
+        self.selection = None  # (x1, y1, x2, y2) or None
+        self.undo_groups = []  # closed groups: lists of ("insert", layer)
+        self.open_groups = 0
+        self._current = None
+        self.valid = True
+
+    def add_layer(self, name, width, height, data=None, offsets=(0, 0), alpha=False,
+                  kind=KIND_LAYER, position=0):
+        channels = (1 if self.base_type == BASE_GREY else 3) + (1 if alpha else 0)
+        layer = FakeLayer(self, name, width, height, channels, offsets, data, kind)
+        self.layers.insert(position, layer)
+        return layer
+
+    def undo(self):
+        """Undo the last undo group: the layers it added go away."""
+        if not self.undo_groups:
+            raise AssertionError("nothing to undo")
+        for action, layer in reversed(self.undo_groups.pop()):
+            if action == "insert" and layer in self.layers:
+                self.layers.remove(layer)
+                layer.valid = False
+
+
+class FakeGimp(Host):
+    """The host plus a tiny PDB: register the procedure, then call it like a script would."""
+
+    def __init__(self):
+        self.images = []
+        self.progress = []  # ("init", text) / ("update", fraction) / ("text", text)
+        self.messages = []
+        self.flushes = 0
+        self.fail_on = None  # name of a host method that should raise HostError (fault injection)
+        self.spec = build_spec()
+
+    # Test helpers.
+    def new_image(self, width, height, base_type=BASE_RGB, bits=8):
+        image = FakeImage(width, height, base_type, bits)
+        self.images.append(image)
+        return image
+
+    def close_image(self, image):
+        image.valid = False
+        for layer in image.layers:
+            layer.valid = False
+        self.images.remove(image)
+
+    def call(self, image, drawable, config_path=None, temp_root=None, **args):
+        """Run the procedure non-interactively; args by Python name (style_layer=...)."""
+        values = self.spec.defaults()
+        for key, value in args.items():
+            values[key.replace("_", "-")] = value
+        problem = self._check_args(values)
+        if problem:
+            return CALLING_ERROR, problem, None
+        result = logic.run(self, image, drawable, values, config_path=config_path, temp_root=temp_root)
+        return (SUCCESS if result.ok else EXECUTION_ERROR), result.message, result.layer
+
+    def _check_args(self, values):
+        # What GIMP's PDB refuses before the plug-in runs: unknown names, wrong types, out of range.
+        names = set(param.name for param in self.spec.params)
+        unknown = sorted(set(values) - names)
+        if unknown:
+            return "unknown arguments: %s" % ", ".join(unknown)
+        for param in self.spec.params:
+            value = values[param.name]
+            if param.kind == PF_INT and (isinstance(value, bool) or not isinstance(value, int)):
+                return "%s must be an integer" % param.name
+            if param.kind == PF_FLOAT and not isinstance(value, (int, float)):
+                return "%s must be a number" % param.name
+            if param.kind in (PF_INT, PF_FLOAT) and not param.minimum <= value <= param.maximum:
+                return "%s is out of range" % param.name
+            if param.kind == PF_OPTION and value not in param.choices:
+                return "%s must be one of %s" % (param.name, ", ".join(param.choices))
+            if param.kind == PF_BOOL and not isinstance(value, bool):
+                return "%s must be a boolean" % param.name
+            if param.kind == PF_LAYER and value is not None and not isinstance(value, FakeLayer):
+                return "%s must be a layer" % param.name
+        return None
+
+    def _maybe_fail(self, name):
+        if self.fail_on == name:
+            raise HostError("GIMP refused %s (simulated)." % name)
+
+    # Host: progress and messages.
+    def progress_init(self, text):
+        self.progress.append(("init", text))
+
+    def progress_update(self, fraction):
+        self.progress.append(("update", fraction))
+
+    def progress_set_text(self, text):
+        self.progress.append(("text", text))
+
+    def message(self, text):
+        self.messages.append(text)
+        sys.stderr.write("GIMP message: %s\n" % text)
+
+    # Host: layers.
+    def is_valid(self, layer):
+        return isinstance(layer, FakeLayer) and layer.valid and layer.image.valid
+
+    def layer_info(self, layer):
+        image = layer.image
+        return LayerInfo(layer.name, layer.width, layer.height, layer.offsets, layer.has_alpha,
+                         image.base_type, layer.kind, image.bits, id(image))
+
+    def read_pixels(self, layer, channels, bits):
+        self._maybe_fail("read_pixels")
+        if layer.kind == KIND_GROUP:
+            raise HostError("a layer group has no pixels of its own")
+        samples = _to_samples(layer.data, layer.image.bits)
+        if (channels, bits) != (layer.channels, layer.image.bits):
+            samples = convert_pixels(samples, layer.channels, layer.image.bits, channels, bits)
+        return Pixels(layer.width, layer.height, channels, bits, _from_samples(samples, bits))
+
+    def insert_layer_above(self, image, above, name, pixels, offsets):
+        self._maybe_fail("insert_layer_above")
+        if pixels.bits != image.bits:
+            raise HostError("pixels at %d bits for an image at %d bits" % (pixels.bits, image.bits))
+        layer = FakeLayer(image, name, pixels.width, pixels.height, pixels.channels, offsets,
+                          pixels.data)
+        image.layers.insert(image.layers.index(above), layer)
+        self._record(image, ("insert", layer))
+        return layer
+
+    def write_pixels(self, layer, pixels):
+        if (pixels.width, pixels.height, pixels.channels, pixels.bits) != (
+                layer.width, layer.height, layer.channels, layer.image.bits):
+            raise HostError("pixels do not fit the layer")
+        layer.data = bytes(pixels.data)
+
+    def remove_layer(self, image, layer):
+        image.layers.remove(layer)
+        layer.valid = False
+        self._record(image, ("remove", layer))
+
+    def add_selection_mask(self, layer):
+        x1, y1, x2, y2 = layer.image.selection
+        ox, oy = layer.offsets
+        mask = bytearray(layer.width * layer.height)
+        for y in range(layer.height):
+            for x in range(layer.width):
+                if x1 <= x + ox < x2 and y1 <= y + oy < y2:
+                    mask[y * layer.width + x] = 255
+        layer.mask = bytes(mask)
+
+    # Host: image.
+    def image_of(self, layer):
+        return layer.image
+
+    def selection_bounds(self, image):
+        return image.selection
+
+    def undo_group_start(self, image):
+        if image.open_groups == 0:
+            image._current = []
+        image.open_groups += 1
+
+    def undo_group_end(self, image):
+        if image.open_groups <= 0:
+            raise AssertionError("undo group end without start")
+        image.open_groups -= 1
+        if image.open_groups == 0:
+            image.undo_groups.append(image._current)
+            image._current = None
+
+    def _record(self, image, action):
+        if image._current is None:  # outside a group every action is its own undo step
+            image.undo_groups.append([action])
+        elif action[0] == "remove" and ("insert", action[1]) in image._current:
+            image._current.remove(("insert", action[1]))
+        else:
+            image._current.append(action)
+
+    def flush_displays(self):
+        self.flushes += 1
+
+
+__all__ = ["FakeGimp", "FakeImage", "FakeLayer", "convert_pixels", "BASE_RGB", "BASE_GREY",
+           "BASE_INDEXED", "SUCCESS", "CALLING_ERROR", "EXECUTION_ERROR"]

@@ -1,0 +1,313 @@
+"""One run of Neural Style Transfer, written once against the shim's Host.
+
+read layers -> PAM files in a per-run folder -> engine process -> progress (and live
+preview) -> new layer directly above the active layer, inside one undo group.
+Whatever happens, the content and style layers are only read, a half-made layer is
+removed, the run folder is removed and the engine is stopped.
+Python 2.7 and 3, standard library only.
+"""
+
+from __future__ import absolute_import, division
+
+import errno
+import os
+import re
+import sys
+import tempfile
+import traceback
+
+from protocol.events import describe_progress
+from protocol.job import make_job, write_job
+from protocol.options import OptionError, validate_options
+from protocol.pam import (
+    PamError,
+    PamImage,
+    big_endian_to_native,
+    native_to_big_endian,
+    read_pam,
+    write_pam_atomically,
+)
+
+from . import engine_process
+from .procedure import options_from_args
+from .shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER, HostError, Pixels
+
+RUN_FOLDER_PREFIX = "neural-style-gimp-"
+_RUN_FOLDER_PATTERN = re.compile(r"^neural-style-gimp-(\d+)-")
+CONTENT_FILE = "content.pam"
+STYLE_FILE = "style0.pam"
+RESULT_FILE = "result.pam"
+PREVIEW_FILE = "preview.pam"
+
+
+class RunFailed(Exception):
+    """A run that cannot go on; the message is for people."""
+
+
+class Result(object):
+    def __init__(self, ok, message=None, layer=None):
+        self.ok = ok
+        self.message = message
+        self.layer = layer
+
+
+def layer_name(content_name, style_name):
+    return "%s in the style of %s" % (content_name, style_name)
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        try:
+            import ctypes
+            handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+            if not handle:
+                return False
+            code = ctypes.c_ulong()
+            ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            ctypes.windll.kernel32.CloseHandle(handle)
+            return code.value == 259  # STILL_ACTIVE
+        except Exception:  # noqa: BLE001 - when unsure, keep the folder
+            return True
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno == errno.EPERM
+    return True
+
+
+def clean_stale_run_folders(temp_root=None):
+    """Remove run folders left by earlier runs whose plug-in process no longer lives."""
+    temp_root = temp_root or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(temp_root)
+    except OSError:
+        return removed
+    for name in names:
+        match = _RUN_FOLDER_PATTERN.match(name)
+        path = os.path.join(temp_root, name)
+        if match and os.path.isdir(path) and not _pid_alive(int(match.group(1))):
+            if engine_process.remove_folder(path):
+                removed.append(path)
+    return removed
+
+
+def _channels_for(info):
+    grey = info.base_type == BASE_GREY
+    return (1 if grey else 3) + (1 if info.has_alpha else 0)
+
+
+def _check_content(host, drawable):
+    if drawable is None or not host.is_valid(drawable):
+        raise RunFailed("Select the layer to paint (one layer) before running Neural Style Transfer.")
+    info = host.layer_info(drawable)
+    if info.kind == KIND_GROUP:
+        raise RunFailed("The active layer \"%s\" is a layer group. Select a normal layer, or merge "
+                        "the group first (Layer > Merge Down)." % info.name)
+    if info.kind == KIND_OTHER:
+        raise RunFailed("The active drawable is a channel or a layer mask. Select a layer to paint.")
+    if info.base_type == BASE_INDEXED:
+        raise RunFailed("Indexed images are not supported. Convert the image with Image > Mode > RGB "
+                        "first.")
+    if info.width < 1 or info.height < 1:
+        raise RunFailed("The active layer \"%s\" is empty." % info.name)
+    return info
+
+
+def _check_style(host, style):
+    if style is None:
+        raise RunFailed("Choose a style layer: the layer whose style the active layer should take.")
+    if not host.is_valid(style):
+        raise RunFailed("The style layer is no longer available (was its image closed?). Open the style "
+                        "image again and choose its layer.")
+    info = host.layer_info(style)
+    if info.kind == KIND_OTHER:
+        raise RunFailed("The style must be a layer, not a channel or a layer mask.")
+    if info.width < 1 or info.height < 1:
+        raise RunFailed("The style layer \"%s\" is empty." % info.name)
+    return info
+
+
+def _alpha_is_all_zero(pixels):
+    sample = pixels.bits // 8
+    step = pixels.channels * sample
+    data = bytes(pixels.data)
+    first = step - sample
+    for index in range(sample):  # both bytes of a 16-bit alpha sample
+        alpha = data[first + index::step]
+        if alpha.count(b"\0") != len(alpha):
+            return False
+    return True
+
+
+def _write_pam(path, pixels):
+    data = native_to_big_endian(pixels.data) if pixels.bits == 16 else bytes(pixels.data)
+    try:
+        write_pam_atomically(path, PamImage(pixels.width, pixels.height, pixels.channels, pixels.bits, data))
+    except (IOError, OSError) as error:
+        raise RunFailed("Cannot write the image for the engine to %s (%s). Free some disk space in "
+                        "the temporary folder and try again." % (os.path.dirname(path), error))
+
+
+def _read_result(path, expected):
+    try:
+        image = read_pam(path)
+    except (IOError, OSError) as error:
+        raise RunFailed("The engine said it finished but its result cannot be read (%s)." % error)
+    except PamError as error:
+        raise RunFailed("The engine's result is not a valid image (%s)." % error)
+    shape = (image.width, image.height, image.channels, image.bits)
+    if shape != (expected.width, expected.height, expected.channels, expected.bits):
+        raise RunFailed("The engine's result is %dx%d with %d channels at %d bits; the layer needs "
+                        "%dx%d with %d channels at %d bits." % (shape + (
+                            expected.width, expected.height, expected.channels, expected.bits)))
+    data = big_endian_to_native(image.data) if image.bits == 16 else image.data
+    return Pixels(image.width, image.height, image.channels, image.bits, data)
+
+
+def _preview_every(options):
+    return max(5, options["steps"] // 20)
+
+
+class _Run(object):
+    """State of one run, so the clean-up knows exactly what to undo."""
+
+    def __init__(self, host, image, drawable, args, config_path, temp_root):
+        self.host = host
+        self.image = image
+        self.drawable = drawable
+        self.args = args
+        self.config_path = config_path
+        self.temp_root = temp_root
+        self.folder = None
+        self.engine = None
+        self.new_layer = None
+        self.undo_open = False
+
+    def execute(self):
+        host = self.host
+        try:
+            options = validate_options(options_from_args(self.args))
+        except OptionError as error:
+            raise RunFailed("Invalid setting: %s" % error)
+        content_info = _check_content(host, self.drawable)
+        style = self.args.get("style-layer")
+        style_info = _check_style(host, style)
+        config = engine_process.load_config(self.config_path)
+
+        bits = content_info.bits
+        content = host.read_pixels(self.drawable, _channels_for(content_info), bits)
+        if content_info.has_alpha and _alpha_is_all_zero(content):
+            raise RunFailed("The active layer \"%s\" is fully transparent: there is nothing to paint."
+                            % content_info.name)
+        style_pixels = host.read_pixels(style, 4 if style_info.has_alpha else 3, style_info.bits)
+
+        try:
+            self.folder = tempfile.mkdtemp(prefix="%s%d-" % (RUN_FOLDER_PREFIX, os.getpid()),
+                                           dir=self.temp_root)
+        except (IOError, OSError) as error:
+            raise RunFailed("Cannot create a working folder in the temporary folder %s (%s). Check "
+                            "that it exists, is writable and has free space." % (
+                                self.temp_root or tempfile.gettempdir(), error))
+        _write_pam(os.path.join(self.folder, CONTENT_FILE), content)
+        _write_pam(os.path.join(self.folder, STYLE_FILE), style_pixels)
+        live = bool(self.args.get("live-preview"))
+        job = make_job(CONTENT_FILE, [STYLE_FILE], RESULT_FILE, options,
+                       preview=PREVIEW_FILE if live else None, preview_every=_preview_every(options))
+        job_path = write_job(self.folder, job)
+
+        host.progress_init("Neural Style Transfer: starting the engine")
+        host.undo_group_start(self.image)
+        self.undo_open = True
+        self.engine = engine_process.EngineProcess(config, job_path, self.folder).start()
+        done = False
+        for event in self.engine.events():
+            kind = event["event"]
+            if kind == "start":
+                host.progress_set_text("Neural Style Transfer on %s: %d steps at %dx%d" % (
+                    event["device"], event["total"], event["width"], event["height"]))
+            elif kind == "progress":
+                total = max(1, event["total"])
+                host.progress_update(min(1.0, max(0.0, float(event["step"]) / total)))
+                host.progress_set_text(describe_progress(event))
+            elif kind == "preview" and live:
+                self._show_preview(content_info, content)
+            elif kind == "error":
+                raise RunFailed(event["message"])
+            elif kind == "done":
+                done = True
+        if not done:
+            raise RunFailed(self.engine.failure_message())
+
+        result = _read_result(os.path.join(self.folder, RESULT_FILE), content)
+        self._put_result(content_info, result)
+        if host.selection_bounds(self.image) is not None:
+            host.add_selection_mask(self.new_layer)
+        host.progress_update(1.0)
+        host.flush_displays()
+        return self.new_layer
+
+    def _put_result(self, content_info, pixels):
+        if self.new_layer is None:
+            self.new_layer = self.host.insert_layer_above(
+                self.image, self.drawable, layer_name(content_info.name, self._style_name()),
+                pixels, content_info.offsets)
+        else:
+            self.host.write_pixels(self.new_layer, pixels)
+
+    def _style_name(self):
+        return self.host.layer_info(self.args.get("style-layer")).name
+
+    def _show_preview(self, content_info, content):
+        # A preview that cannot be read (or has another size) is skipped: it is only a preview.
+        try:
+            pixels = _read_result(os.path.join(self.folder, PREVIEW_FILE), content)
+        except RunFailed:
+            return
+        self._put_result(content_info, pixels)
+        self.host.flush_displays()
+
+    def clean_up(self, failed):
+        if self.engine is not None:
+            self.engine.stop()
+        if failed and self.new_layer is not None:
+            try:
+                self.host.remove_layer(self.image, self.new_layer)
+            except Exception:  # noqa: BLE001 - keep cleaning up
+                traceback.print_exc()
+            self.new_layer = None
+        if self.undo_open:
+            try:
+                self.host.undo_group_end(self.image)
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+        if self.folder is not None:
+            engine_process.remove_folder(self.folder)
+
+
+def run(host, image, drawable, args, config_path=None, temp_root=None):
+    """Run the filter; returns Result(ok, message, layer). Errors reach the user as messages."""
+    engine_process.install_exit_handlers()
+    clean_stale_run_folders(temp_root)
+    state = _Run(host, image, drawable, args, config_path, temp_root)
+    failed = True
+    try:
+        layer = state.execute()
+        failed = False
+        return Result(True, layer=layer)
+    except (RunFailed, engine_process.SetupError, HostError) as error:
+        message = str(error)
+    except MemoryError:
+        message = ("Out of memory while preparing the layers. Try a smaller layer or close other "
+                   "images.")
+    except (IOError, OSError) as error:
+        message = "A file operation failed: %s" % error
+    except Exception as error:  # noqa: BLE001 - a bug must still reach the user in plain words
+        traceback.print_exc(file=sys.stderr)
+        message = "Neural Style Transfer failed unexpectedly (%s: %s)." % (type(error).__name__, error)
+    finally:
+        state.clean_up(failed)
+    host.report_error(message)
+    return Result(False, message)

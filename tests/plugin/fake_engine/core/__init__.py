@@ -1,0 +1,1 @@
+"""A stand-in engine for plug-in tests (see worker.py)."""
