@@ -1,0 +1,29 @@
+"""Run the filter in the fake GIMP in its own process, so a test can kill that process.
+
+Usage: python run_plugin.py CONFIG TEMP_ROOT. Prints "ok" or the error message.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [HERE, ROOT, os.path.join(ROOT, "gimp_plugin")]
+
+from neural_style_plugin.backend_fake import FakeGimp  # noqa: E402
+from plugin_helpers import pattern  # noqa: E402
+
+
+def main(config, temp_root):
+    gimp = FakeGimp()
+    image = gimp.new_image(8, 8)
+    content = image.add_layer("Photo", 8, 8, pattern(8, 8, 3))
+    style = image.add_layer("Style", 8, 8, pattern(8, 8, 3, seed=9))
+    status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
+                                   style_layer=style, steps=3, live_preview=False)
+    print(message or "ok")
+    return 0 if status == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

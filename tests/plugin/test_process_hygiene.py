@@ -1,0 +1,96 @@
+"""A killed plug-in leaves no engine process and no run folder behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from neural_style_plugin import engine_process, logic
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie (exited, not yet reaped by its new parent) counts as gone
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def wait_for(condition, seconds=10.0):
+    end = time.time() + seconds
+    while time.time() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def start_plugin(tmp_path, config, temp_root, mode, monkeypatch):
+    pidfile = str(tmp_path / "engine.pid")
+    monkeypatch.setenv("FAKE_ENGINE_MODE", mode)
+    monkeypatch.setenv("FAKE_ENGINE_PIDFILE", pidfile)
+    plugin = subprocess.Popen([sys.executable, os.path.join(HERE, "run_plugin.py"), config, temp_root],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert wait_for(lambda: os.path.exists(pidfile) and os.path.getsize(pidfile) > 0), "engine never started"
+    with open(pidfile) as handle:
+        engine_pid = int(handle.read())
+    assert wait_for(lambda: len(os.listdir(temp_root)) == 1)
+    time.sleep(0.3)  # let the engine reach its main loop and the guardian start
+    return plugin, engine_pid
+
+
+@pytest.mark.parametrize("mode", ["hang", "stubborn"])
+def test_sigkilled_plugin_leaves_no_engine_and_no_run_folder(tmp_path, config, temp_root, monkeypatch, mode):
+    # GIMP's cancel kills the plug-in with SIGKILL: no handler runs in the plug-in.
+    plugin, engine_pid = start_plugin(tmp_path, config, temp_root, mode, monkeypatch)
+    plugin.kill()
+    plugin.wait()
+    assert wait_for(lambda: not alive(engine_pid), 10), "engine outlived the plug-in"
+    assert wait_for(lambda: os.listdir(temp_root) == [], 10), os.listdir(temp_root)
+
+
+def test_sigterm_stops_engine_and_cleans_up(tmp_path, config, temp_root, monkeypatch):
+    plugin, engine_pid = start_plugin(tmp_path, config, temp_root, "hang", monkeypatch)
+    plugin.send_signal(signal.SIGTERM)
+    plugin.wait(10)
+    assert not alive(engine_pid)
+    assert os.listdir(temp_root) == []
+
+
+def test_stale_run_folders_of_dead_runs_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / ("%s%d-abc" % (logic.RUN_FOLDER_PREFIX, dead.pid))
+    stale.mkdir()
+    (stale / "content.pam").write_bytes(b"P7\n")
+    mine = tmp_path / ("%s%d-def" % (logic.RUN_FOLDER_PREFIX, os.getpid()))
+    mine.mkdir()
+    unrelated = tmp_path / "neural-style-gimp-notes"
+    unrelated.mkdir()
+    assert logic.clean_stale_run_folders(str(tmp_path)) == [str(stale)]
+    assert sorted(os.listdir(str(tmp_path))) == sorted([mine.name, unrelated.name])
+
+
+def test_engine_environment_is_cleaned():
+    env = engine_process.clean_environment({"PYTHONPATH": "/gimp/py", "PYTHONHOME": "/gimp",
+                                            "GI_TYPELIB_PATH": "/gimp/gi", "HOME": "/home/me"})
+    assert env == {"HOME": "/home/me", "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+
+
+def test_two_runs_at_once_do_not_disturb_each_other(tmp_path, config, temp_root, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    runs = [subprocess.Popen([sys.executable, os.path.join(HERE, "run_plugin.py"), config, temp_root],
+                             stdout=subprocess.PIPE) for _ in range(2)]
+    outputs = [run.communicate(timeout=60)[0].decode().strip() for run in runs]
+    assert outputs == ["ok", "ok"]
+    assert os.listdir(temp_root) == []
