@@ -6,7 +6,6 @@ flow (and every failure) can be checked without GIMP. Python 2.7 and 3, standard
 
 from __future__ import absolute_import, division
 
-import array
 import sys
 
 from . import logic
@@ -26,49 +25,14 @@ from .shim import (
     HostError,
     LayerInfo,
     Pixels,
+    bytes_to_samples,
+    convert_samples,
+    samples_to_bytes,
 )
 
 SUCCESS = "success"
 CALLING_ERROR = "calling-error"
 EXECUTION_ERROR = "execution-error"
-
-
-def _to_samples(data, bits):
-    if bits == 8:
-        return list(bytearray(data))
-    samples = array.array("H")
-    if hasattr(samples, "frombytes"):
-        samples.frombytes(bytes(data))
-    else:
-        samples.fromstring(bytes(data))
-    return list(samples)
-
-
-def _from_samples(samples, bits):
-    if bits == 8:
-        return bytes(bytearray(samples))
-    packed = array.array("H", samples)
-    return packed.tobytes() if hasattr(packed, "tobytes") else packed.tostring()
-
-
-def convert_pixels(samples, channels, bits, want_channels, want_bits):
-    """Convert interleaved samples between grey/RGB, with/without alpha and 8/16 bits."""
-    maximum, want_max = (1 << bits) - 1, (1 << want_bits) - 1
-    colour, want_colour = (1 if channels <= 2 else 3), (1 if want_channels <= 2 else 3)
-    has_alpha, want_alpha = channels in (2, 4), want_channels in (2, 4)
-    out = []
-    for start in range(0, len(samples), channels):
-        pixel = samples[start:start + channels]
-        values = pixel[:colour]
-        if colour == 1 and want_colour == 3:
-            values = values * 3
-        elif colour == 3 and want_colour == 1:
-            values = [int(round(0.2126 * values[0] + 0.7152 * values[1] + 0.0722 * values[2]))]
-        if want_alpha:
-            values = values + [pixel[-1] if has_alpha else maximum]
-        out.extend(int(round(value * want_max / maximum)) if maximum != want_max else value
-                   for value in values)
-    return out
 
 
 class FakeLayer(object):
@@ -210,10 +174,10 @@ class FakeGimp(Host):
         self._maybe_fail("read_pixels")
         if layer.kind == KIND_GROUP:
             raise HostError("a layer group has no pixels of its own")
-        samples = _to_samples(layer.data, layer.image.bits)
+        samples = bytes_to_samples(layer.data, layer.image.bits)
         if (channels, bits) != (layer.channels, layer.image.bits):
-            samples = convert_pixels(samples, layer.channels, layer.image.bits, channels, bits)
-        return Pixels(layer.width, layer.height, channels, bits, _from_samples(samples, bits))
+            samples = convert_samples(samples, layer.channels, layer.image.bits, channels, bits)
+        return Pixels(layer.width, layer.height, channels, bits, samples_to_bytes(samples, bits))
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
         self._maybe_fail("insert_layer_above")
@@ -278,5 +242,5 @@ class FakeGimp(Host):
         self.flushes += 1
 
 
-__all__ = ["FakeGimp", "FakeImage", "FakeLayer", "convert_pixels", "BASE_RGB", "BASE_GREY",
+__all__ = ["FakeGimp", "FakeImage", "FakeLayer", "BASE_RGB", "BASE_GREY",
            "BASE_INDEXED", "SUCCESS", "CALLING_ERROR", "EXECUTION_ERROR"]

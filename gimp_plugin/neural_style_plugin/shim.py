@@ -7,6 +7,8 @@ opaque handles owned by the back end; the logic only passes them back to the hos
 Python 2.7 and 3, standard library only.
 """
 
+import array
+
 # Parameter kinds, named as in gimpfu.
 PF_INT = "int"
 PF_FLOAT = "float"
@@ -176,3 +178,42 @@ class Host(object):
 
     def flush_displays(self):
         raise NotImplementedError
+
+
+def bytes_to_samples(data, bits):
+    """Samples as a list of ints (16-bit data in native byte order)."""
+    if bits == 8:
+        return list(bytearray(data))
+    samples = array.array("H")
+    if hasattr(samples, "frombytes"):
+        samples.frombytes(bytes(data))
+    else:
+        samples.fromstring(bytes(data))
+    return list(samples)
+
+
+def samples_to_bytes(samples, bits):
+    if bits == 8:
+        return bytes(bytearray(samples))
+    packed = array.array("H", samples)
+    return packed.tobytes() if hasattr(packed, "tobytes") else packed.tostring()
+
+
+def convert_samples(samples, channels, bits, want_channels, want_bits):
+    """Convert interleaved samples between grey/RGB, with/without alpha and 8/16 bits."""
+    maximum, want_max = (1 << bits) - 1, (1 << want_bits) - 1
+    colour, want_colour = (1 if channels <= 2 else 3), (1 if want_channels <= 2 else 3)
+    has_alpha, want_alpha = channels in (2, 4), want_channels in (2, 4)
+    out = []
+    for start in range(0, len(samples), channels):
+        pixel = samples[start:start + channels]
+        values = pixel[:colour]
+        if colour == 1 and want_colour == 3:
+            values = values * 3
+        elif colour == 3 and want_colour == 1:
+            values = [int(round(0.2126 * values[0] + 0.7152 * values[1] + 0.0722 * values[2]))]
+        if want_alpha:
+            values = values + [pixel[-1] if has_alpha else maximum]
+        out.extend(int(round(value * want_max / maximum)) if maximum != want_max else value
+                   for value in values)
+    return out
