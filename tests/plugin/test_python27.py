@@ -109,8 +109,10 @@ def test_gimp210_files_compile_under_python27(chroot, installed_210):
 
 def test_gimp210_plugin_runs_under_python27(chroot, installed_210):
     work, inside = installed_210
-    done = run27(chroot, "%s %s/smoke_gimpfu.py %s/plug-ins %s/fake_gimpfu" % (PYTHON, inside, inside, inside),
+    command = "%s %s/smoke_gimpfu.py %s/plug-ins %s/fake_gimpfu" % (PYTHON, inside, inside, inside)
+    done = run27(chroot, command,
                  FAKE_ENGINE_PROTOCOL_ROOT=inside + "/plug-ins/neural_style_transfer_support")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SMOKE OK" in done.stdout
-    assert [name for name in os.listdir(os.path.join(chroot, "tmp")) if name.startswith("neural-style-gimp-")] == []
+    left = [name for name in os.listdir(os.path.join(chroot, "tmp")) if name.startswith("neural-style-gimp-")]
+    assert left == []
