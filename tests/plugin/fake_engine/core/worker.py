@@ -4,7 +4,8 @@ Used as engine_root by the plug-in tests: `python -m core.worker job.json` reads
 emits start/progress/preview/done events and writes the colour-inverted content as the
 result (alpha kept), so tests can check every pixel. FAKE_ENGINE_MODE picks a fault:
 ok, error, crash, hang (honours the stdin watchdog), stubborn (ignores stdin and SIGTERM),
-wrong-size, garbage-output. FAKE_ENGINE_PIDFILE receives the worker's pid.
+wrong-size, garbage-output (or the contents of the file FAKE_ENGINE_MODE_FILE names).
+FAKE_ENGINE_PIDFILE receives the worker's pid.
 Python 2.7 and 3 (the 2.7 smoke test runs it too).
 """
 
@@ -53,6 +54,10 @@ def inverted(image):
 
 def main():
     mode = os.environ.get("FAKE_ENGINE_MODE", "ok")
+    mode_file = os.environ.get("FAKE_ENGINE_MODE_FILE")  # lets a GIMP batch script switch modes
+    if mode_file and os.path.exists(mode_file):
+        with open(mode_file) as handle:
+            mode = handle.read().strip() or mode
     pidfile = os.environ.get("FAKE_ENGINE_PIDFILE")
     if pidfile:
         with open(pidfile, "w") as handle:
