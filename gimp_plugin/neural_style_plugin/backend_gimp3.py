@@ -16,7 +16,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
-from . import logic  # noqa: E402
+from . import engine_process, logic  # noqa: E402
 from .procedure import build_spec  # noqa: E402
 from .shim import (  # noqa: E402
     BASE_GREY,
@@ -211,6 +211,7 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     args = dict((param.name, config.get_property(param.name)) for param in spec.params)
     Gegl.init(None)
+    engine_process.install_exit_handlers()
     result = logic.run(Gimp3Host(interactive), image, drawables[0], args)
     if result.ok:
         return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)

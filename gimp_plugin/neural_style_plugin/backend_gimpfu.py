@@ -11,7 +11,7 @@ from __future__ import absolute_import
 import gimpfu
 from gimpfu import gimp, pdb
 
-from . import logic
+from . import engine_process, logic
 from .procedure import build_spec
 from .shim import (
     BASE_GREY,
@@ -178,6 +178,7 @@ def _arguments(spec, values):
 
 def neural_style_transfer(image, drawable, *values):
     spec = build_spec()
+    engine_process.install_exit_handlers()
     result = logic.run(GimpfuHost(), image, drawable, _arguments(spec, values))
     if not result.ok and _State.run_mode == _RUN_NONINTERACTIVE:
         raise RuntimeError(result.message)  # a script's call fails with the message

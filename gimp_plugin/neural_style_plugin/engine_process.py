@@ -220,8 +220,14 @@ def _in_main_thread():
     return isinstance(threading.current_thread(), threading._MainThread)
 
 
+_HANDLERS_INSTALLED = []
+
+
 def install_exit_handlers():
     """Stop the engine on interpreter exit and SIGTERM (only from the main thread)."""
+    if _HANDLERS_INSTALLED:
+        return
+    _HANDLERS_INSTALLED.append(True)
     atexit.register(_stop_all)
     if not _in_main_thread():
         return

@@ -288,8 +288,11 @@ class _Run(object):
 
 
 def run(host, image, drawable, args, config_path=None, temp_root=None):
-    """Run the filter; returns Result(ok, message, layer). Errors reach the user as messages."""
-    engine_process.install_exit_handlers()
+    """Run the filter; returns Result(ok, message, layer). Errors reach the user as messages.
+
+    The GIMP back ends call engine_process.install_exit_handlers() first (the plug-in owns
+    its process there); tests that run in-process leave the test runner's signals alone.
+    """
     clean_stale_run_folders(temp_root)
     state = _Run(host, image, drawable, args, config_path, temp_root)
     failed = True

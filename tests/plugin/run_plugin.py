@@ -10,11 +10,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [HERE, ROOT, os.path.join(ROOT, "gimp_plugin")]
 
+from neural_style_plugin import engine_process  # noqa: E402
 from neural_style_plugin.backend_fake import FakeGimp  # noqa: E402
 from plugin_helpers import pattern  # noqa: E402
 
 
 def main(config, temp_root):
+    engine_process.install_exit_handlers()  # as the GIMP back ends do
     gimp = FakeGimp()
     image = gimp.new_image(8, 8)
     content = image.add_layer("Photo", 8, 8, pattern(8, 8, 3))
