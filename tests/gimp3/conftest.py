@@ -6,17 +6,14 @@ the tests skip with the reason; with CI set they fail instead, so CI never passe
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from gimp3_harness import Gimp3, HarnessError, Unavailable, ensure_chroot, mounts_under
+from gimp3_harness import Gimp3, Unavailable, ensure_chroot, mounts_under
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-CONFIG_RELPATH = "neural_style_transfer/neural_style_config.json"
 # The engine runs with the interpreter of this checkout's venv (or the one running pytest).
 _VENV_PYTHON = CHECKOUT / ".venv" / "bin" / "python"
 ENGINE_PYTHON = Path(os.environ.get("NEURAL_STYLE_ENGINE_PYTHON") or
@@ -48,24 +45,6 @@ def gimp3():
     assert not leaked, "mounts left behind in the GIMP 3 chroot: %s" % sorted(leaked)
 
 
-def install_plugin(harness: Gimp3, workdir: str) -> Path:
-    """Install the plug-in into `workdir`'s GIMP profile with the project's install.py."""
-    plugins = harness.host_path(workdir + "/profile/plug-ins")
-    command = [sys.executable, str(CHECKOUT / "install.py"), "--gimp-dir", str(plugins),
-               "--gimp-version", "3", "--python", str(ENGINE_PYTHON), "--plugin-only", "--no-demo"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise HarnessError("install.py failed (exit status %d):\n%s%s"
-                           % (done.returncode, done.stdout, done.stderr))
-    config = plugins / CONFIG_RELPATH
-    written = json.loads(config.read_text())
-    # The paths install.py wrote must work inside the chroot too: same paths, bind-mounted.
-    if not any(written["python"].startswith(str(path) + "/") for path in harness.binds):
-        raise HarnessError("install.py recorded the engine Python %s, which the chroot does not see "
-                           "(visible: %s)" % (written["python"], ", ".join(map(str, harness.binds))))
-    return plugins
-
-
 @pytest.fixture(scope="session")
 def profile_factory(gimp3):
     """Makes fresh GIMP profiles inside the chroot with the plug-in installed; removes them after."""
@@ -74,7 +53,7 @@ def profile_factory(gimp3):
     def make() -> tuple[str, Path]:
         workdir = gimp3.make_workdir()
         made.append(workdir)
-        return workdir, install_plugin(gimp3, workdir)
+        return workdir, gimp3.install_plugin(workdir)
 
     yield make
     for workdir in made:

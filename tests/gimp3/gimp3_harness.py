@@ -37,6 +37,8 @@ SUITE = "trixie"
 PACKAGES = ("gimp", "python3-gi", "gir1.2-gimp-3.0")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 RESULT_PREFIX = "NSGIMP3-RESULT "
+# Where install.py puts the plug-in's configuration inside a GIMP 3 plug-ins folder.
+CONFIG_RELPATH = "neural_style_transfer/neural_style_config.json"
 
 # Host directories that must never be bind-mounted over the chroot's own copies.
 _SYSTEM_DIRS = {"/", "/usr", "/usr/local", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/var",
@@ -260,6 +262,7 @@ class GimpRun:
     output: str
     seconds: float
     timed_out: bool
+    workdir: str = ""
     results: dict = field(default_factory=dict)
 
     def report(self) -> str:
@@ -305,6 +308,25 @@ class Gimp3:
     def remove_workdir(self, inside: str) -> None:
         safe_rmtree(self.host_path(inside))
 
+    def install_plugin(self, workdir: str) -> Path:
+        """Install the plug-in into `workdir`'s GIMP profile with the project's install.py.
+
+        The configuration it writes names the engine Python by its host path, which the
+        bind mounts make valid inside the chroot too. Returns the plug-ins folder (host path).
+        """
+        plugins = self.host_path(workdir + "/profile/plug-ins")
+        command = [sys.executable, str(self.checkout / "install.py"), "--gimp-dir", str(plugins),
+                   "--gimp-version", "3", "--python", str(self.engine_python), "--plugin-only", "--no-demo"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise HarnessError("install.py failed (exit status %d):\n%s%s"
+                               % (done.returncode, done.stdout, done.stderr))
+        python = json.loads((plugins / CONFIG_RELPATH).read_text())["python"]
+        if not any(python.startswith(str(path) + "/") for path in self.binds):
+            raise HarnessError("install.py recorded the engine Python %s, which the chroot does not see "
+                               "(visible: %s)" % (python, ", ".join(map(str, self.binds))))
+        return plugins
+
     def shell(self, inner: str, timeout: float) -> GimpRun:
         """Run a shell command inside the chroot with the engine paths mounted."""
         command = _namespace_command(self.root, self.binds, inner)
@@ -335,11 +357,14 @@ class Gimp3:
         The profile is `workdir`/profile, so plug-ins installed there are the only user ones.
         """
         batch = "exec(open(%r).read())" % script
-        inner = ("export HOME={w}/home GIMP3_DIRECTORY={w}/profile LANG=C.UTF-8 LC_ALL=C.UTF-8; "
-                 "mkdir -p \"$HOME\" \"$GIMP3_DIRECTORY\"; "
+        # TMPDIR per run: the plug-in's run folders land where a test can look for leftovers.
+        inner = ("export HOME={w}/home GIMP3_DIRECTORY={w}/profile TMPDIR={w}/tmp "
+                 "LANG=C.UTF-8 LC_ALL=C.UTF-8; mkdir -p \"$HOME\" \"$GIMP3_DIRECTORY\" \"$TMPDIR\"; "
                  "exec gimp-console-3.0 -idf --batch-interpreter=python-fu-eval -b {b} --quit"
                  ).format(w=shlex.quote(workdir), b=shlex.quote(batch))
-        return self.shell(inner, timeout)
+        run = self.shell(inner, timeout)
+        run.workdir = workdir
+        return run
 
     def run_cases(self, workdir: str, cases: list[str], params: dict | None = None,
                   timeout: float = 300) -> GimpRun:

@@ -41,6 +41,8 @@ def test_gimp_runs_a_python_script_and_pixels_round_trip(gimp3, workdir):
     assert record["data"]["gimp_version"].startswith("3."), run.report()
     assert record["data"]["round_trip"] is True
     assert record["data"]["offsets"] == [9, 6]
+    # Plug-ins get the run's own TMPDIR, so leftover run folders can be looked for there.
+    assert record["data"]["tempdir"] == workdir + "/tmp"
     # The engine's paths are mounted inside the run only, never on the host.
     assert not mounts_under(gimp3.root / str(gimp3.checkout).lstrip("/"))
 

@@ -10,6 +10,7 @@ import json
 import math
 import struct
 import sys
+import tempfile
 import time
 import traceback
 
@@ -249,7 +250,7 @@ def case_probe():
     offsets = layer.get_offsets()
     return {"gimp_version": Gimp.version(), "offsets": [offsets[1], offsets[2]],
             "round_trip": back == struct.pack("<%dH" % len(samples), *samples),
-            "python": sys.version.split()[0]}
+            "python": sys.version.split()[0], "tempdir": tempfile.gettempdir()}
 
 
 def case_sleep():
