@@ -318,6 +318,9 @@ class EngineProcess(object):
         lines = list(self.stderr_tail) or list(self.stray_lines)
         last = lines[-1] if lines else "it printed nothing"
         code = self.returncode if self.returncode is not None else self.process.poll()
+        if "No module named" in last or "ImportError" in last:
+            return ("The engine's Python %s cannot load the engine (%s). Run `python3 install.py` "
+                    "again in %s." % (self.config["python"], last, self.config["engine_root"]))
         if code is not None and code < 0:
             return "The engine stopped unexpectedly (it was killed by signal %d): %s" % (-code, last)
         return "The engine stopped unexpectedly (exit code %s): %s" % (code, last)

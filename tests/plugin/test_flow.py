@@ -1,8 +1,13 @@
 """The whole plug-in flow in the fake GIMP with a protocol-speaking stand-in engine."""
 
 import array
+import errno
 import os
+import signal
+import threading
+import time
 
+from neural_style_plugin import logic
 from neural_style_plugin.backend_fake import CALLING_ERROR, EXECUTION_ERROR, SUCCESS
 from neural_style_plugin.shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER
 from plugin_helpers import pattern, write_config
@@ -257,3 +262,53 @@ def test_unwritable_temp_folder_is_a_clear_message(gimp, config, tmp_path, engin
     status, message, _ = gimp.call(image, content, config_path=config,
                                    temp_root=str(tmp_path / "missing" / "tmp"), style_layer=style)
     assert status == EXECUTION_ERROR and message.startswith("Cannot create a working folder")
+
+
+def test_engine_killed_mid_run_is_reported(gimp, config, temp_root, engine_mode, tmp_path, monkeypatch):
+    engine_mode("hang")
+    pidfile = tmp_path / "engine.pid"
+    monkeypatch.setenv("FAKE_ENGINE_PIDFILE", str(pidfile))
+
+    def kill_engine():
+        end = time.time() + 20
+        while time.time() < end and not (pidfile.exists() and pidfile.read_text()):
+            time.sleep(0.05)
+        time.sleep(0.2)
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_engine)
+    killer.start()
+    image, content, style = scene(gimp)
+    status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
+                                   style_layer=style, steps=2)
+    killer.join()
+    assert status == EXECUTION_ERROR
+    assert message.startswith("The engine stopped unexpectedly (it was killed by signal 9)")
+    assert len(image.layers) == 3 and os.listdir(temp_root) == []
+
+
+def test_disk_full_while_writing_the_input_is_a_clear_message(gimp, config, temp_root, engine_mode,
+                                                              monkeypatch):
+    def full(path, image):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(logic, "write_pam_atomically", full)
+    image, content, style = scene(gimp)
+    status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
+                                   style_layer=style)
+    assert status == EXECUTION_ERROR
+    assert "No space left on device" in message and "Free some disk space" in message
+    assert len(image.layers) == 3 and os.listdir(temp_root) == []
+
+
+def test_engine_python_without_torch_says_to_reinstall(gimp, tmp_path, temp_root, engine_mode):
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n")
+    fake_python.chmod(0o755)
+    config = write_config(tmp_path, python=str(fake_python))
+    image, content, style = scene(gimp)
+    status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
+                                   style_layer=style)
+    assert status == EXECUTION_ERROR
+    assert "cannot load the engine" in message and "No module named 'torch'" in message
+    assert "install.py" in message and os.listdir(temp_root) == []
