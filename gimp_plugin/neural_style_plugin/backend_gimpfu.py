@@ -49,18 +49,25 @@ class _State(object):
     run_mode = None  # recorded by _run before gimpfu calls the function
 
 
+def _native(text):
+    """GIMP 2.10's Python-Fu takes byte strings (UTF-8); engine messages arrive as unicode."""
+    if str is bytes and not isinstance(text, str):
+        return text.encode("utf-8")
+    return text
+
+
 class GimpfuHost(Host):
     def progress_init(self, text):
-        gimp.progress_init(text)
+        gimp.progress_init(_native(text))
 
     def progress_update(self, fraction):
         gimp.progress_update(fraction)
 
     def progress_set_text(self, text):
-        pdb.gimp_progress_set_text(text)
+        pdb.gimp_progress_set_text(_native(text))
 
     def message(self, text):
-        gimp.message(text)
+        gimp.message(_native(text))
 
     def is_valid(self, layer):
         try:
@@ -96,7 +103,7 @@ class GimpfuHost(Host):
         return Pixels(width, height, channels, bits, data)
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
-        layer = gimp.Layer(image, name, pixels.width, pixels.height, _LAYER_TYPES[pixels.channels],
+        layer = gimp.Layer(image, _native(name), pixels.width, pixels.height, _LAYER_TYPES[pixels.channels],
                            100.0, _NORMAL_MODE)
         parent = pdb.gimp_item_get_parent(above)
         position = pdb.gimp_image_get_item_position(image, above)
@@ -181,7 +188,7 @@ def neural_style_transfer(image, drawable, *values):
     engine_process.install_exit_handlers()
     result = logic.run(GimpfuHost(), image, drawable, _arguments(spec, values))
     if not result.ok and _State.run_mode == _RUN_NONINTERACTIVE:
-        raise RuntimeError(result.message)  # a script's call fails with the message
+        raise RuntimeError(_native(result.message))  # a script's call fails with the message
 
 
 def register():

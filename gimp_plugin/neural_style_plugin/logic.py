@@ -18,7 +18,7 @@ import traceback
 
 from protocol.events import describe_progress
 from protocol.job import make_job, write_job
-from protocol.options import OptionError, validate_options
+from protocol.options import OptionError, string_types, validate_options
 from protocol.pam import (
     PamError,
     PamImage,
@@ -191,7 +191,7 @@ class _Run(object):
         try:
             options = validate_options(options_from_args(self.args))
         except OptionError as error:
-            raise RunFailed("Invalid setting: %s" % error)
+            raise RunFailed("Invalid setting: %s" % _text_of(error))
         content_info = _check_content(host, self.drawable)
         style = self.args.get("style-layer")
         style_info = _check_style(host, style)
@@ -287,6 +287,11 @@ class _Run(object):
             engine_process.remove_folder(self.folder)
 
 
+def _text_of(error):
+    # The message itself: str() of an exception holding non-ASCII unicode fails on Python 2.7.
+    return error.args[0] if error.args and isinstance(error.args[0], string_types) else str(error)
+
+
 def run(host, image, drawable, args, config_path=None, temp_root=None):
     """Run the filter; returns Result(ok, message, layer). Errors reach the user as messages.
 
@@ -301,7 +306,7 @@ def run(host, image, drawable, args, config_path=None, temp_root=None):
         failed = False
         return Result(True, layer=layer)
     except (RunFailed, engine_process.SetupError, HostError) as error:
-        message = str(error)
+        message = _text_of(error)
     except MemoryError:
         message = ("Out of memory while preparing the layers. Try a smaller layer or close other "
                    "images.")
