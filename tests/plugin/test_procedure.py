@@ -1,0 +1,42 @@
+"""The procedure's public interface: names, kinds, defaults and limits."""
+
+from neural_style_plugin.procedure import MENU_LABEL, MENU_PATH, PROCEDURE_NAME, build_spec, options_from_args
+from neural_style_plugin.shim import PF_BOOL, PF_FLOAT, PF_INT, PF_LAYER, PF_OPTION
+
+from protocol.options import OPTIONS_BY_NAME, validate_options
+
+
+def test_public_names_and_menu():
+    spec = build_spec()
+    assert spec.name == PROCEDURE_NAME == "python-fu-neural-style-transfer"
+    assert (MENU_PATH, MENU_LABEL) == ("<Image>/Filters/Artistic", u"Neural Style Transfer\u2026")
+    assert spec.image_types == "RGB*, GRAY*"
+    kinds = dict((param.name, param.kind) for param in spec.params)
+    assert kinds == {"style-layer": PF_LAYER, "preset": PF_OPTION, "steps": PF_INT, "size": PF_INT,
+                     "seed": PF_INT, "style-weight": PF_FLOAT, "preserve-color": PF_OPTION,
+                     "init": PF_OPTION, "device": PF_OPTION, "live-preview": PF_BOOL}
+
+
+def test_choices_and_limits_come_from_the_options_table():
+    spec = build_spec()
+    for pdb_name, option_name in (("preset", "preset"), ("preserve-color", "preserve_color"),
+                                  ("init", "init"), ("device", "device")):
+        param, option = spec.param(pdb_name), OPTIONS_BY_NAME[option_name]
+        assert param.choices == option.choices and param.default == option.default
+        assert len(param.choice_labels) == len(param.choices)
+    assert spec.param("steps").maximum == OPTIONS_BY_NAME["steps"].maximum
+    assert spec.param("seed").maximum == OPTIONS_BY_NAME["seed"].maximum
+    assert spec.param("size").maximum == OPTIONS_BY_NAME["size"].maximum
+
+
+def test_defaults_validate_and_let_the_preset_decide():
+    options = validate_options(options_from_args(build_spec().defaults()))
+    assert (options["preset"], options["steps"], options["size"]) == ("balanced", 200, 768)
+
+
+def test_zero_size_means_the_layers_own_size_and_explicit_values_pass_through():
+    args = build_spec().defaults()
+    args.update({"steps": 7, "size": 0, "seed": 5, "style-weight": 3.5, "preset": "quality"})
+    options = validate_options(options_from_args(args))
+    assert (options["steps"], options["size"], options["seed"], options["style_weight"]) == (7, 0, 5, 3.5)
+    assert options["scales"] == 4  # still from the preset
