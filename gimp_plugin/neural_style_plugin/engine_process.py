@@ -142,6 +142,10 @@ def clean_environment(environ=None):
     return environ
 
 
+# Python 2.7 on Windows refuses close_fds together with redirected standard handles.
+_CLOSE_FDS = not (os.name == "nt" and sys.version_info[0] < 3)
+
+
 def _popen_group_options():
     """Popen keywords that put the child in its own process group (POSIX)."""
     if os.name == "nt":
@@ -266,7 +270,7 @@ class EngineProcess(object):
             self.process = subprocess.Popen(
                 command, cwd=self.config["engine_root"], env=clean_environment(),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                close_fds=True, **options)
+                close_fds=_CLOSE_FDS, **options)
         except (OSError, ValueError) as error:
             raise SetupError("Cannot start the engine's Python %s (%s). Run `python3 install.py` "
                              "again in %s." % (python, error, self.config["engine_root"]))
@@ -285,7 +289,7 @@ class EngineProcess(object):
             self.guardian = subprocess.Popen(
                 [python, "-c", _GUARDIAN_CODE, str(self.process.pid), self.run_folder],
                 cwd=self.config["engine_root"], env=clean_environment(), stdin=subprocess.PIPE,
-                stdout=devnull, stderr=devnull, close_fds=True, **options)
+                stdout=devnull, stderr=devnull, close_fds=_CLOSE_FDS, **options)
         except (OSError, ValueError):
             self.guardian = None  # the stdin watchdog and the next run's clean-up still apply
         finally:
