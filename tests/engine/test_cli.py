@@ -1,0 +1,185 @@
+"""The neural-style command line (core.cli), run as a separate process like a user would."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import imageio
+from core.picture import Picture
+from protocol import pam
+from protocol.events import decode_event
+from protocol.options import OPTIONS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+# The smallest real run: a few seconds on a CPU.
+FAST = ["--size", "32", "--steps", "2", "--preset", "preview", "--scales", "1", "--device", "cpu"]
+
+
+def run_cli(*arguments, code=None, timeout=180):
+    command = [sys.executable, "-m", "core"] + [str(argument) for argument in arguments]
+    if code is not None:
+        command = [sys.executable, "-c", code] + [str(argument) for argument in arguments]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def one_error_line(result):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("neural-style: error: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Small content (16-bit RGBA) and style pictures cut from the bundled examples."""
+    folder = tmp_path_factory.mktemp("images")
+    photo = imageio.load_picture(os.path.join(EXAMPLES, "photo.png"))
+    painting = imageio.load_picture(os.path.join(EXAMPLES, "painting.jpg"))
+    rgb = photo.rgb[60:90:1, 150:190:1]  # 40x30
+    alpha = np.tile(np.linspace(0, 65535, 40, dtype=np.uint16), (30, 1))
+    content16 = Picture(rgb=np.ascontiguousarray(rgb), alpha=alpha, bits=16)
+    imageio.save_picture(content16, folder / "content16.png")
+    grey = Picture(rgb=np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2), grey=True)
+    imageio.save_picture(grey, folder / "grey.pam")
+    style = Picture(rgb=np.ascontiguousarray(painting.rgb[::8, ::8]))
+    imageio.save_picture(style, folder / "style.png")
+    (folder / "notes.png").write_text("not a picture\n")
+    jpeg = open(os.path.join(EXAMPLES, "painting.jpg"), "rb").read()
+    (folder / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 3])
+    return folder
+
+
+def test_help_lists_every_option_without_importing_torch():
+    code = ("import sys\nfrom core import cli\ntry:\n    cli.main(['--help'])\n"
+            "except SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
+            "print('heavy:', sorted(name for name in ('torch', 'numpy', 'PIL') if name in sys.modules))")
+    result = run_cli(code=code)
+    assert result.returncode == 0, result.stderr
+    for option in OPTIONS:
+        assert "--" + option.name.replace("_", "-") in result.stdout
+    for flag in ("--output", "--mask", "--progress", "--verbose"):
+        assert flag in result.stdout
+    assert "heavy: []" in result.stdout
+
+
+def test_python_dash_m_core_help_and_version():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "usage: neural-style" in result.stdout
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("neural-style ")
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["--steps", "0"], "--steps must be at least 1, not 0"),
+    (["--steps", "many"], "--steps must be a whole number"),
+    (["--size", "1.5"], "--size must be a whole number"),
+    (["--style-weight", "nan"], "--style-weight must be a finite number"),
+    (["--style-weight", "-1"], "--style-weight must be at least 0.0"),
+    (["--device", "gpu"], "--device must be one of auto, cpu, cuda, mps"),
+    (["--style-layers", "relu9_9"], "unknown layer 'relu9_9'"),
+    (["--style-blend", "1,2,3"], "--style-blend has 3 weights but 1 style images"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--progress", "loud"], "invalid choice: 'loud'"),
+])
+def test_bad_options_give_one_line_and_exit_2(tmp_path, images, arguments, expected):
+    result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out.png", *arguments)
+    assert result.returncode == 2
+    assert expected in one_error_line(result)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_output_flag_is_one_line(images):
+    result = run_cli(images / "content16.png", images / "style.png")
+    assert result.returncode == 2
+    assert "-o/--output" in one_error_line(result)
+
+
+@pytest.mark.parametrize("content, style, expected", [
+    ("notes.png", "style.png", "notes.png is not an image GIMP or this engine can read"),
+    ("content16.png", "cut.jpg", "cut.jpg is not an image GIMP or this engine can read"),
+    ("missing.png", "style.png", "missing.png does not exist"),
+])
+def test_bad_input_files_give_one_line_and_exit_1(tmp_path, images, content, style, expected):
+    result = run_cli(images / content, images / style, "-o", tmp_path / "out.png", *FAST)
+    assert result.returncode == 1
+    assert expected in one_error_line(result)
+    assert not list(tmp_path.iterdir())
+
+
+def test_verbose_shows_the_details(tmp_path, images):
+    result = run_cli(images / "notes.png", images / "style.png", "-o", tmp_path / "out.png", "--verbose",
+                     *FAST)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("neural-style: error: ")
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("out.jpg", "the output must be a .png, .tif, .tiff or .pam file (not .jpg)"),
+    ("no/such/folder/out.png", "does not exist"),
+])
+def test_bad_output_is_refused_before_any_work(tmp_path, images, output, expected):
+    result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / output, *FAST)
+    assert result.returncode == 1
+    assert expected in one_error_line(result)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_torch_is_explained(tmp_path, images):
+    code = ("import sys\nsys.modules['torch'] = None  # as if torch were not installed\n"
+            "from core.cli import main\nsys.exit(main(sys.argv[1:]))")
+    result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out.png", code=code)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert "torch is not installed in this Python (%s); run python3 install.py" % sys.executable in line
+
+
+def test_json_progress_and_16bit_alpha_output(tmp_path, images):
+    output = tmp_path / "result.tif"
+    result = run_cli(images / "content16.png", images / "style.png", "-o", output, "--progress", "json",
+                     *FAST)
+    assert result.returncode == 0, result.stderr
+    events = [decode_event(line) for line in result.stdout.splitlines()]
+    names = [event["event"] for event in events]
+    assert names[0] == "start" and names[-1] == "done"
+    assert set(names[1:-1]) == {"progress"}
+    assert [event["step"] for event in events[1:-1]] == list(range(1, events[0]["total"] + 1))
+    assert events[-1]["output"] == str(output)
+    for event in events[1:-1]:
+        assert set(event["losses"]) >= {"content", "style", "tv", "total"}
+    samples, bits = imageio.load_samples(output)
+    source, _ = imageio.load_samples(images / "content16.png")
+    assert bits == 16 and samples.shape == source.shape == (30, 40, 4)
+    np.testing.assert_array_equal(samples[:, :, 3], source[:, :, 3])  # alpha bit for bit
+    assert not np.array_equal(samples[:, :, :3], source[:, :, :3])  # and it was painted
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["result.tif"]
+
+
+def test_grey_stays_grey_and_quiet_without_a_terminal(tmp_path, images):
+    output = tmp_path / "grey.pam"
+    result = run_cli(images / "grey.pam", images / "style.png", "-o", output, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    image = pam.read_pam(str(output))
+    assert (image.width, image.height, image.channels, image.bits) == (40, 30, 1, 8)
+
+
+def test_progress_bar_goes_to_stderr(tmp_path, images):
+    output = tmp_path / "out.png"
+    result = run_cli(images / "content16.png", images / "style.png", "-o", output, "--progress", "bar", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "Step 2/2" in result.stderr and "Wrote %s (40x30)" % output in result.stderr
+
+
+def test_mask_of_wrong_size_is_refused(tmp_path, images):
+    result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out.png",
+                     "--mask", images / "style.png", *FAST)
+    assert result.returncode == 1
+    assert "must be the same size" in one_error_line(result)
