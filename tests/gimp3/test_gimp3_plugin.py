@@ -105,11 +105,11 @@ def test_content_and_style_layers_are_untouched(plugin_run):
         assert data["style_image_layers"] == 1
 
 
-def test_one_balanced_undo_group(plugin_run):
-    """GIMP 3.0's PDB offers no procedure that performs an undo (only undo groups and
-    enable/freeze), so a script cannot press Undo. What it can see: the image was clean
-    before the call and dirty after it (the insertion went onto the undo stack), undo is
-    still enabled, and GIMP did not have to close undo groups the plug-in left open."""
+def test_the_run_is_recorded_for_undo_in_balanced_groups(plugin_run):
+    """Headless part of the undo check (test_gimp3_gui.py presses the real Ctrl+Z): the
+    image was clean before the call and is dirty after it (the insertion went onto the
+    undo stack), undo is still enabled, and GIMP did not have to close undo groups the
+    plug-in left open."""
     data = case(plugin_run, "basic")
     succeeded(plugin_run, data)
     assert data["dirty_after"] is True
