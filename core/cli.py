@@ -190,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("%s: error: %s" % (PROGRAM, _one_line(str(error))), file=sys.stderr)
         return EXIT_USAGE
     run = _Run(arguments, options)
+    _stop_on_sigterm()
     try:
         return run.execute()
     except EngineError as error:
@@ -202,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = missing_package_message(error)
         run.report_error(message or "cannot load the engine (%s)" % error, "internal")
     except KeyboardInterrupt:
-        run.report_error("stopped by Ctrl-C; nothing was written.", "cancelled")
+        run.report_error("stopped (Ctrl-C or SIGTERM); nothing was written.", "cancelled")
         return EXIT_INTERRUPTED
     except MemoryError:
         run.report_error("ran out of memory; try a smaller --size or --tile-size.", "memory")
@@ -215,6 +216,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         run.report_error("internal error: %s: %s%s" % (
             type(error).__name__, error, "" if verbose else " (run with --verbose for details)"), "internal")
     return EXIT_FAILED
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, a batch system) ends the run like Ctrl-C: temporary files are removed."""
+    import signal
+
+    def interrupt(number: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread (embedded use): leave it as it is
+        pass
 
 
 def _silence_stdout() -> None:

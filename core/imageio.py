@@ -17,7 +17,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -397,15 +397,20 @@ def encode_pam_samples(samples: np.ndarray, bits: int) -> list[bytes]:
     return [pam.encode_pam(pam.PamImage(width, height, channels, bits, body))]
 
 
-def _paeth_filtered(rows: np.ndarray, bpp: int) -> np.ndarray:
-    """PNG filter type 4 (Paeth) for all rows at once; rows: height x row_bytes uint8."""
+def _paeth_filtered(rows: np.ndarray, bpp: int, above: np.ndarray | None = None) -> np.ndarray:
+    """PNG filter type 4 (Paeth) for a block of rows (height x row_bytes uint8) at once.
+
+    above: the raw row before the block (None for the first block: zeros).
+    """
     raw = rows.astype(np.int16)
-    left = np.zeros_like(raw)
-    left[:, bpp:] = raw[:, :-bpp]
     up = np.zeros_like(raw)
     up[1:] = raw[:-1]
+    if above is not None:
+        up[0] = above
+    left = np.zeros_like(raw)
+    left[:, bpp:] = raw[:, :-bpp]
     up_left = np.zeros_like(raw)
-    up_left[1:, bpp:] = raw[:-1, :-bpp]
+    up_left[:, bpp:] = up[:, :-bpp]
     estimate = left + up - up_left
     distance_left = np.abs(estimate - left)
     distance_up = np.abs(estimate - up)
@@ -420,21 +425,32 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", checksum)
 
 
-def encode_png(samples: np.ndarray, bits: int) -> list[bytes]:
-    """PNG file (as byte pieces) for height x width x 1-4 samples of 8 or 16 bits."""
+def encode_png(samples: np.ndarray, bits: int) -> Iterator[bytes]:
+    """PNG file (as byte pieces) for height x width x 1-4 samples of 8 or 16 bits.
+
+    Filtered and compressed a block of rows at a time, so a large layer needs only a
+    few megabytes beyond its samples.
+    """
     height, width, channels = samples.shape
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    ordered = samples.astype(">u2") if bits == 16 else samples.astype(np.uint8)
-    rows = np.frombuffer(ordered.tobytes(), dtype=np.uint8).reshape(height, -1)
-    filtered = _paeth_filtered(rows, channels * bits // 8)
-    lines = np.concatenate([np.full((height, 1), 4, dtype=np.uint8), filtered], axis=1)
+    bpp = channels * bits // 8
+    row_bytes = width * bpp
     header = struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)
-    return [
-        _PNG_SIGNATURE,
-        _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", zlib.compress(lines.tobytes(), 6)),
-        _png_chunk(b"IEND", b""),
-    ]
+    yield _PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+    compressor = zlib.compressobj(6)
+    block = max(1, _WRITE_CHUNK // max(row_bytes, 1))
+    above = None
+    for top in range(0, height, block):
+        part = samples[top:top + block]
+        ordered = part.astype(">u2") if bits == 16 else part.astype(np.uint8)
+        rows = np.frombuffer(ordered.tobytes(), dtype=np.uint8).reshape(len(part), row_bytes)
+        filtered = _paeth_filtered(rows, bpp, above)
+        above = rows[-1]
+        lines = np.concatenate([np.full((len(part), 1), 4, dtype=np.uint8), filtered], axis=1)
+        compressed = compressor.compress(lines.tobytes())
+        if compressed:
+            yield _png_chunk(b"IDAT", compressed)
+    yield _png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b"")
 
 
 def encode_tiff(samples: np.ndarray, bits: int) -> list[bytes]:

@@ -183,3 +183,24 @@ def test_mask_of_wrong_size_is_refused(tmp_path, images):
                      "--mask", images / "style.png", *FAST)
     assert result.returncode == 1
     assert "must be the same size" in one_error_line(result)
+
+
+def test_sigterm_stops_cleanly(tmp_path, images):
+    import signal
+
+    command = [sys.executable, "-m", "core", str(images / "content16.png"), str(images / "style.png"),
+               "-o", str(tmp_path / "out.png"), "--progress", "json", "--size", "48", "--steps", "10000",
+               "--preset", "preview", "--scales", "1", "--device", "cpu"]
+    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if decode_event(line)["event"] == "progress":
+            break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read().splitlines()
+    assert process.wait(timeout=30) == 130
+    last = decode_event(rest[-1])
+    assert last["event"] == "error" and last["kind"] == "cancelled"
+    assert "nothing was written" in one_error_line(subprocess.CompletedProcess(
+        command, 130, "", process.stderr.read()))
+    assert not list(tmp_path.iterdir())

@@ -273,3 +273,16 @@ def test_load_mask(tmp_path):
     np.testing.assert_allclose(imageio.load_mask(tmp_path / "a.png", 2, 2), [[1, 0], [1, 0]])
     with pytest.raises(InputError, match="must be the same size"):
         imageio.load_mask(tmp_path / "m.pam", 3, 2)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_png_written_in_many_blocks_decodes_exactly(tmp_path, monkeypatch, bits):
+    monkeypatch.setattr(imageio, "_WRITE_CHUNK", 200)  # a few rows per block
+    samples = _samples(3, bits, height=37, width=21)
+    imageio.save_picture(imageio.picture_from_samples(samples, bits), tmp_path / "blocks.png")
+    back, back_bits = imageio.load_samples(tmp_path / "blocks.png")
+    assert back_bits == bits
+    np.testing.assert_array_equal(back, samples)
+    if bits == 8:  # and an independent decoder agrees
+        with Image.open(tmp_path / "blocks.png") as image:
+            np.testing.assert_array_equal(np.asarray(image), samples)
