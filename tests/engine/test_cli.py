@@ -1,5 +1,6 @@
 """The neural-style command line (core.cli), run as a separate process like a user would."""
 
+import io
 import os
 import subprocess
 import sys
@@ -204,3 +205,39 @@ def test_sigterm_stops_cleanly(tmp_path, images):
     assert "nothing was written" in one_error_line(subprocess.CompletedProcess(
         command, 130, "", process.stderr.read()))
     assert not list(tmp_path.iterdir())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_draws_in_place_on_a_terminal():
+    from core.progress_text import ProgressBar
+
+    stream = _Terminal()
+    bar = ProgressBar(stream, width=10)
+    bar({"event": "start", "total": 4, "scales": 2, "device": "cpu", "width": 40, "height": 30})
+    for step in (1, 4):
+        bar({"event": "progress", "step": step, "total": 4, "scale": 1 + step // 3, "scales": 2,
+             "losses": {"total": 12345.0}, "elapsed": 1.0, "eta": 3.0 * (4 - step)})
+    bar.finish("Wrote out.png (40x30) in 4 s.")
+    text = stream.getvalue()
+    assert text.startswith("Painting 40x30 on cpu: 4 steps in 2 scales\n")
+    assert "\r[##........] Step 1/4, scale 1/2, about 9 s left, loss 1.23e+04" in text
+    assert "\r[##########] Step 4/4, scale 2/2, about 0 s left" in text
+    assert text.endswith("\nWrote out.png (40x30) in 4 s.\n")
+
+
+def test_event_writer_sends_non_finite_losses_as_null():
+    from core.event_writer import EventWriter
+
+    stream = io.StringIO()
+    EventWriter(stream).forward({
+        "event": "progress", "step": np.int64(1), "total": 2, "scale": 1, "scales": 1,
+        "losses": {"content": float("nan"), "style": np.float32(2.5), "tv": float("inf"), "total": 1.0},
+        "elapsed": 0.5, "eta": None})
+    event = decode_event(stream.getvalue())
+    assert stream.getvalue().count("\n") == 1
+    assert event["losses"] == {"content": None, "style": 2.5, "tv": None, "total": 1.0}
+    assert event["step"] == 1

@@ -286,3 +286,11 @@ def test_png_written_in_many_blocks_decodes_exactly(tmp_path, monkeypatch, bits)
     if bits == 8:  # and an independent decoder agrees
         with Image.open(tmp_path / "blocks.png") as image:
             np.testing.assert_array_equal(np.asarray(image), samples)
+
+
+def test_float_tiff_becomes_16bit(tmp_path):
+    values = np.array([[0.0, 0.25], [1.0, 2.0]], dtype=np.float32)  # 2.0: out of range, clamped
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    samples, bits = imageio.load_samples(tmp_path / "f.tif")
+    assert bits == 16
+    np.testing.assert_array_equal(samples[:, :, 0], [[0, 16384], [65535, 65535]])
