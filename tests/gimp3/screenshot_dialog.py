@@ -22,7 +22,8 @@ from gimp3_harness import Gimp3, ensure_chroot, ensure_gui_tools  # noqa: E402
 
 CHECKOUT = HERE.parents[1]
 
-# Waits for the dialog's window, lets it draw, then captures it and the whole screen.
+# Waits for the dialog's window, fills in the style layer, then captures the dialog and
+# the whole screen.
 DRIVER = """
 id=""
 for i in $(seq 1 240); do
@@ -31,7 +32,19 @@ for i in $(seq 1 240); do
   sleep 0.5
 done
 if [ -z "$id" ]; then echo "NSGIMP3-DIALOG no dialog window appeared"; xwininfo -root -tree; fi
-sleep 4
+sleep 3
+# Pick the painting as the style layer, as a user would: Browse..., its layer, OK. The
+# dialog sits at 0,0 (no window manager); the chooser is moved beside it first.
+xdotool mousemove 350 36 click 1
+sleep 2
+chooser=$(xwininfo -root -tree | grep 'Choose drawable' | awk '{print $1}' | head -n 1)
+if [ -n "$chooser" ]; then
+  xdotool windowmove "$chooser" 480 0; sleep 2
+  xdotool mousemove 817 83 click 1; sleep 1
+  xdotool mousemove 778 299 click 1; sleep 1
+fi
+xdotool mousemove 1200 850
+sleep 3
 xwininfo -root -tree | grep -v 'has no name'
 [ -n "$id" ] && xwd -id "$id" -silent | xwdtopnm 2>/dev/null | pnmtopng > {w}/dialog.png
 xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng > {w}/screen.png
