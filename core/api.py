@@ -1,0 +1,179 @@
+"""The engine's Python API: one call from pictures and options to the stylised picture.
+
+    from core.api import stylize
+    result = stylize(content, [style], {"steps": 100, "size": 512}, progress=print)
+
+Working size: the content scaled so its longest side is options["size"] (0: the content's
+own size), never larger than the content; a content whose short side would be below
+MIN_WORKING_SIDE pixels is scaled up internally (VGG-19 needs room for its four poolings)
+and the result scaled back, so tiny layers just work. The result always has the content's
+exact size, alpha, bit depth and grey flag.
+
+Events passed to `progress` (dicts, each with "event"; see protocol/events.py):
+  once  {"event": "start", "total", "scales", "device", "width", "height"}: width/height are
+        the working size, total the number of steps, scales the number of scales used
+        (fewer than asked when the image is too small to halve again);
+  then  {"event": "progress", "step": 1..total, "total", "scale": 1..scales, "scales",
+        "losses": {"content", "style", "tv", "total"} (weighted terms of the last
+        evaluation), "elapsed", "eta"} after every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import color
+from core.device import configure_cpu_threads, describe_device, resolve_device
+from core.errors import EngineError, InputError, OptionsError
+from core.optimize import Callbacks, Engine, Settings, is_out_of_memory, out_of_memory, resize
+from core.picture import Picture
+from core.vgg import build_network
+from protocol.options import OptionError, validate_options
+
+MIN_WORKING_SIDE = 32
+# A layer thinner than this after scaling up for VGG would be absurdly long to work on.
+MAX_WORKING_SIDE = 16384
+
+
+def working_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) to optimise at: longest side `size` (0: as is), never upsampled,
+    except that a short side below MIN_WORKING_SIDE is scaled up to it."""
+    longest = max(height, width)
+    target = longest if size <= 0 else min(size, longest)
+    factor = target / float(longest)
+    if min(height, width) * factor < MIN_WORKING_SIDE:
+        factor = MIN_WORKING_SIDE / float(min(height, width))
+    h, w = max(1, int(round(height * factor))), max(1, int(round(width * factor)))
+    if max(h, w) > MAX_WORKING_SIDE:
+        raise InputError("The content is %dx%d pixels: too thin to process (it would have to "
+                         "be scaled to %dx%d for the network). Crop it or make it at least "
+                         "%d pixels on its short side." % (width, height, w, h, MIN_WORKING_SIDE))
+    return h, max(1, w)
+
+
+def _check_picture(picture: Any, what: str) -> np.ndarray:
+    rgb = getattr(picture, "rgb", None)
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError("The %s is not an RGB picture." % what)
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise InputError("The %s is empty (%dx%d pixels)." % (what, rgb.shape[1], rgb.shape[0]))
+    rgb = np.nan_to_num(rgb.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H x W x 3 in 0..1 -> 1 x 3 x H x W in 0..255."""
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)) * 255.0)[None].float()
+
+
+def _to_numpy(pixels: torch.Tensor) -> np.ndarray:
+    return (pixels[0].detach().float().cpu().clamp(0, 255) / 255.0).permute(1, 2, 0).numpy()
+
+
+def _grey3(y: np.ndarray) -> np.ndarray:
+    return np.repeat(y[..., None], 3, axis=2).astype(np.float32)
+
+
+def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, Any] | None = None, *,
+            mask: np.ndarray | None = None,
+            progress: Callable[[dict], None] | None = None,
+            preview: Callable[[Picture, int], None] | None = None,
+            preview_every: int = 0,
+            should_stop: Callable[[], bool] | None = None) -> Picture:
+    """Paint `content` in the style of `styles` (Gatys, Ecker, Bethge); see the module doc.
+
+    mask: float32 H x W at the content's size, 1 where the picture may change; pixels
+    outside it keep the content (also during optimisation, via a masked gradient).
+    preview(picture, step) is called every preview_every steps with the result so far at
+    the content's size. should_stop() is checked at every step; True raises Cancelled.
+    Raises EngineError subclasses with plain-words messages.
+    """
+    try:
+        opts = validate_options(dict(options or {}))
+    except OptionError as error:
+        raise OptionsError(str(error))
+    content_rgb = _check_picture(content, "content")
+    if not styles:
+        raise InputError("At least one style picture is needed.")
+    style_rgbs = [_check_picture(style, "style %d" % (i + 1) if len(styles) > 1 else "style")
+                  for i, style in enumerate(styles)]
+    if opts["style_blend"] is not None and len(opts["style_blend"]) != len(styles):
+        raise OptionsError("style_blend has %d values but there are %d style pictures." % (
+            len(opts["style_blend"]), len(styles)))
+    height, width = content_rgb.shape[:2]
+    mask_array = None
+    if mask is not None:
+        mask_array = np.asarray(mask, dtype=np.float32)
+        if mask_array.shape != (height, width):
+            raise InputError("The mask is %s but the content is %dx%d pixels." % (
+                "x".join(str(n) for n in mask_array.shape[::-1]), width, height))
+        mask_array = np.clip(np.nan_to_num(mask_array), 0.0, 1.0)
+
+    device = resolve_device(opts["device"])
+    if device.type == "cpu":
+        configure_cpu_threads()
+    work_h, work_w = working_size(height, width, opts["size"])
+
+    # Colour preservation (Gatys et al. 2016) decides what the network sees.
+    mode = opts["preserve_color"]
+    if mode == "histogram":
+        style_rgbs = [color.match_color_histogram(style, content_rgb) for style in style_rgbs]
+        source = content_rgb
+    elif mode == "luminance":
+        content_y = color.luminance(content_rgb)
+        style_rgbs = [_grey3(color.match_luminance(color.luminance(style), content_y))
+                      for style in style_rgbs]
+        source = _grey3(content_y)
+    else:
+        source = content_rgb
+
+    settings = Settings.from_options(opts)
+    network = build_network(opts["weights"], settings.layers, device)
+    engine = Engine(network, device, settings, Callbacks(
+        progress=progress, should_stop=should_stop, preview_every=preview_every,
+        preview=None if preview is None else (lambda pixels, step: preview(finish(pixels), step))))
+
+    def finish(pixels: torch.Tensor) -> Picture:
+        """Working-size result -> Picture at the content's size, colours and mask applied."""
+        full = resize(pixels.detach().float().cpu(), height, width) if pixels.shape[-2:] != (height, width) \
+            else pixels.detach().float().cpu()
+        rgb = np.clip(_to_numpy(full), 0.0, 1.0)
+        if mode == "luminance":
+            rgb = color.combine_luminance(color.luminance(rgb), content_rgb)
+        if mask_array is not None:
+            rgb = content_rgb * (1.0 - mask_array[..., None]) + rgb * mask_array[..., None]
+        return Picture(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=content.alpha,
+                       bits=content.bits, grey=content.grey)
+
+    source_full = _to_tensor(source)
+    content_tensor = resize(source_full, work_h, work_w).clamp(0, 255)
+    style_tensors = [_to_tensor(style) for style in style_rgbs]
+    mask_tensor = None
+    if mask_array is not None:
+        mask_tensor = resize(torch.from_numpy(mask_array)[None, None], work_h, work_w).clamp(0, 1)
+
+    def on_start(scales: list) -> None:
+        if progress is not None:
+            progress({"event": "start", "total": sum(scale.steps for scale in scales),
+                      "scales": len(scales), "device": describe_device(device),
+                      "width": work_w, "height": work_h})
+
+    try:
+        result = engine.run(content_tensor, style_tensors, mask_tensor, on_start=on_start)
+    except EngineError:
+        raise
+    except Exception as error:
+        if is_out_of_memory(error):
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise out_of_memory(work_w, work_h, device, engine.budget)
+        raise
+    if not math.isfinite(float(result.sum())):
+        raise EngineError("The optimisation diverged (the result has invalid values); try a "
+                          "lower style_weight or learning_rate.")
+    return finish(result)

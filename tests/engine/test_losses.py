@@ -1,0 +1,87 @@
+"""Loss terms against values worked out by hand on tiny tensors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import losses
+
+
+def test_gram_matrix_is_feature_products_over_c_h_w():
+    # Two channels over a 1x2 image: channel a = (1, 2), channel b = (3, 4).
+    features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    gram = losses.gram_matrix(features)
+    # a.a = 5, a.b = 11, b.b = 25, divided by C*H*W = 2*1*2 = 4.
+    assert torch.allclose(gram, torch.tensor([[[1.25, 2.75], [2.75, 6.25]]]))
+
+
+def test_gram_matrix_is_float32_for_half_features():
+    features = torch.ones(1, 3, 2, 2, dtype=torch.bfloat16)
+    gram = losses.gram_matrix(features)
+    assert gram.dtype == torch.float32
+    assert torch.allclose(gram, torch.full((1, 3, 3), 4.0 / 12.0))
+
+
+def test_content_loss_is_mean_squared_difference():
+    a = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    b = torch.tensor([[[[1.0, 0.0], [3.0, 7.0]]]])
+    # differences 0, 2, 0, -3: squares 0 + 4 + 0 + 9 = 13 over 4 elements.
+    assert losses.content_loss(a, b).item() == pytest.approx(13.0 / 4.0)
+
+
+def test_gram_loss_is_mean_squared_difference_of_entries():
+    g = torch.tensor([[1.0, 2.0], [2.0, 1.0]])
+    a = torch.tensor([[0.0, 2.0], [2.0, 3.0]])
+    assert losses.gram_loss(g, a).item() == pytest.approx((1.0 + 4.0) / 4.0)
+
+
+def test_style_loss_weights_layers_and_blends_styles():
+    # One channel, so each Gram is the mean of squares over the pixels.
+    features = {"relu1_1": torch.tensor([[[[1.0, 3.0]]]]),   # gram (1 + 9) / 2 = 5
+                "relu2_1": torch.tensor([[[[2.0, 2.0]]]])}   # gram 4
+    style_a = {"relu1_1": torch.tensor([[3.0]]), "relu2_1": torch.tensor([[4.0]])}
+    style_b = {"relu1_1": torch.tensor([[5.0]]), "relu2_1": torch.tensor([[1.0]])}
+    layer_weights = {"relu1_1": 0.25, "relu2_1": 0.75}
+    blend = [0.5, 0.5]
+    # style a: 0.25 * (5-3)^2 + 0.75 * 0 = 1;  style b: 0.25 * 0 + 0.75 * (4-1)^2 = 6.75
+    expected = 0.5 * 1.0 + 0.5 * 6.75
+    value = losses.style_loss(features, [style_a, style_b], layer_weights, blend)
+    assert value.item() == pytest.approx(expected)
+
+
+def test_style_loss_skips_zero_weights():
+    features = {"relu1_1": torch.tensor([[[[1.0, 3.0]]]])}
+    target = {"relu1_1": torch.tensor([[0.0]])}
+    assert losses.style_loss(features, [target], {"relu1_1": 0.0}, [1.0]).item() == 0.0
+
+
+def test_tv_loss_is_mean_squared_neighbour_difference_in_unit_range():
+    # 0..255 pixels; in 0..1 units the image is [[0, 1], [0.2, 0.2]].
+    pixels = torch.tensor([[[[0.0, 255.0], [51.0, 51.0]]]])
+    horizontal = (1.0 ** 2 + 0.0 ** 2) / 2  # rows: 0->1, 0.2->0.2
+    vertical = (0.2 ** 2 + 0.8 ** 2) / 2    # columns: 0->0.2, 1->0.2
+    assert losses.tv_loss(pixels).item() == pytest.approx(horizontal + vertical, rel=1e-6)
+
+
+def test_tv_loss_of_flat_image_is_zero_and_single_pixel_works():
+    assert losses.tv_loss(torch.full((1, 3, 4, 5), 7.0)).item() == 0.0
+    assert losses.tv_loss(torch.full((1, 3, 1, 1), 7.0)).item() == 0.0
+
+
+def test_normalised_weights():
+    assert losses.normalised(None, 4) == [0.25] * 4
+    assert losses.normalised([1, 3], 2) == [0.25, 0.75]
+    with pytest.raises(ValueError):
+        losses.normalised([1.0], 2)
+    with pytest.raises(ValueError):
+        losses.normalised([0.0, 0.0], 2)
+
+
+def test_gradients_flow_to_features():
+    features = torch.rand(1, 4, 3, 3, requires_grad=True)
+    target = {"relu1_1": losses.gram_matrix(torch.rand(1, 4, 3, 3))[0]}
+    loss = losses.style_loss({"relu1_1": features}, [target], {"relu1_1": 1.0}, [1.0])
+    loss = loss + losses.tv_loss(features[:, :3] * 255)
+    loss.backward()
+    assert features.grad is not None and features.grad.abs().sum() > 0

