@@ -236,6 +236,7 @@ class Engine:
         self.started = 0.0
         self.cost_done = 0.0
         self.cost_total = 0.0
+        self.residual_warm_start = True
 
     # -- network ------------------------------------------------------------------------
     def autocast(self):
@@ -325,10 +326,20 @@ class Engine:
             if self.settings.style_blend is not None and len(self.settings.style_blend) == len(styles) \
             else losses.normalised(None, len(styles))
         image = self.initial_image(content, styles, scales[0].height, scales[0].width)
+        previous_content = None
         for index, scale in enumerate(scales):
             self.check_stop()
-            image = resize(image, scale.height, scale.width).clamp(0, 255)
             scaled_content = resize(content, scale.height, scale.width)
+            if previous_content is None or not self.residual_warm_start:
+                image = resize(image, scale.height, scale.width)
+            else:
+                # Warm start: the sharp content at this scale plus what the coarser scale
+                # changed, upsampled; a plain upsampling would blur away the content's fine
+                # detail, which the few fine-scale steps cannot bring back.
+                change = image - previous_content
+                image = scaled_content + resize(change, scale.height, scale.width)
+            image = image.clamp(0, 255)
+            previous_content = scaled_content
             grams = [self.gram_targets(resize(style, *style_size(style, scale, self.settings.style_scale)))
                      for style in styles]
             scaled_mask = None if mask is None else resize(mask, scale.height, scale.width).clamp(0, 1)
