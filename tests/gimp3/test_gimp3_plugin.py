@@ -99,6 +99,7 @@ def test_content_and_style_layers_are_untouched(plugin_run):
     for name in ("basic", "selection", "sixteen_bit"):
         data = case(plugin_run, name)
         succeeded(plugin_run, data)
+        assert data["new_count"] == 1, plugin_run.report()
         new_id = [layer["id"] for layer in data["after"] if layer["name"] == data["new"]["name"]]
         assert [layer for layer in data["after"] if layer["id"] not in new_id] == data["before"], name
         assert data["style_after"] == data["style_before"], name
@@ -120,6 +121,7 @@ def test_the_run_is_recorded_for_undo_in_balanced_groups(plugin_run):
 def test_selection_becomes_the_new_layers_mask(plugin_run):
     data = case(plugin_run, "selection")
     succeeded(plugin_run, data)
+    assert data["new_count"] == 1, plugin_run.report()
     new = data["new"]
     assert new["has_mask"], plugin_run.report()
     width, height = CONTENT_SIZE
@@ -135,6 +137,7 @@ def test_sixteen_bit_image_keeps_sixteen_bit_samples(plugin_run):
     data = case(plugin_run, "sixteen_bit")
     succeeded(plugin_run, data)
     assert data["precision"] == "u16-non-linear"
+    assert data["new_count"] == 1, plugin_run.report()
     new = data["new"]
     assert new["bpp"] == 8  # RGBA, two bytes a sample
     result, content = pixels(new, "pixels", 16), pixels(data, "content_pixels", 16)
