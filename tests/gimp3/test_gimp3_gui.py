@@ -49,3 +49,5 @@ def test_one_undo_removes_the_new_layer_and_its_mask(gui, profile_factory):
     assert names == ["overlay", "content in the style of style", "content", "background"], run.report()
     # One Ctrl+Z: the layer, its mask and its pixels go at once; the rest is as before.
     assert data["after_undo"] == data["before"], run.report()
+    # ...and only one step went: the selection made just before the run is still there.
+    assert data["selection_after_undo"] == data["selection_before"] == [True, 15, 10, 35, 26]

@@ -12,7 +12,15 @@ image, content, style_image, style = scene()
 image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])  # a mask too
 Gimp.Display.new(image)
 Gimp.displays_flush()
+
+
+def selection(image):
+    bounds = Gimp.Selection.bounds(image)
+    return [bounds.non_empty, bounds.x1, bounds.y1, bounds.x2, bounds.y2]
+
+
 before = stack(image)
+selection_before = selection(image)
 run = run_plugin(image, content, style)
 after_run = stack(image)
 Gimp.displays_flush()
@@ -23,4 +31,5 @@ while len(image.get_layers()) == len(after_run) and time.time() < deadline:
     time.sleep(0.25)
 time.sleep(1.0)  # a second undo, if one were pressed by mistake, would show up too
 emit({"case": "undo", "ok": True, "seconds": 0,
-      "data": dict(run, before=before, after_run=after_run, after_undo=stack(image))})
+      "data": dict(run, before=before, after_run=after_run, after_undo=stack(image),
+                   selection_before=selection_before, selection_after_undo=selection(image))})
