@@ -435,8 +435,9 @@ def install_packages(python: Path) -> None:
     if not unmet:
         say("Engine packages: already installed (%s)" % ", ".join(ENGINE_REQUIREMENTS))
         return
-    say("Engine packages: installing %s (first time: several minutes, about 6 GB with CUDA)" %
-        "; ".join(unmet))
+    missing = [line.split(" ")[0] for line in unmet]
+    say("Engine packages: installing %s (first time: a few minutes, about 6 GB with CUDA)" % (
+        "; ".join(unmet) if len(unmet) <= 3 else ", ".join(missing)))
     # Editable: the plug-in runs the engine from this checkout (engine_root), so the console
     # script and the plug-in always run the same code, and `git pull` updates both.
     command = [python, "-m", "pip", "install", "--editable", "%s[test]" % CHECKOUT]
