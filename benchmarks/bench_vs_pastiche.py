@@ -118,7 +118,7 @@ def run_engine(args: argparse.Namespace, out: str, index: int, extra: str) -> di
     runs = []
     for repeat in range(args.runs):
         command = [sys.executable, "-m", "core", args.content, args.style, "--output", output,
-                   "--size", str(args.size), "--device", "cpu"] + shlex.split(extra)
+                   "--size", str(args.size), "--device", "cpu", "--progress", "json"] + shlex.split(extra)
         print("ours [%s] run %d/%d: %s" % (extra, repeat + 1, args.runs, shlex.join(command)), flush=True)
         runs.append(measured(os.path.join(out, "ours_%d.%d.json" % (index, repeat)), command,
                              os.path.join(out, "ours_%d.%d.log" % (index, repeat))))
