@@ -11,6 +11,7 @@ and a missing package is reported in one plain line.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -119,6 +120,18 @@ def missing_package_message(error: ImportError) -> str | None:
         ENGINE_PACKAGES[name], sys.executable)
 
 
+def os_error_message(error: OSError) -> str | None:
+    """Plain words for a full disk or an unusable temporary folder, else None."""
+    if "No usable temporary directory" in str(error):
+        # torch and Python need a temporary folder; tempfile says so only in its own words.
+        return ("there is no usable temporary folder (it is full, missing or not writable); free some "
+                "disk space or set TMPDIR to a writable folder")
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        where = " while writing %s" % error.filename if error.filename else ""
+        return "the disk is full%s; free some space and try again" % where
+    return None
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -162,8 +175,12 @@ class _Run:
 
             self.bar = ProgressBar(sys.stderr)
         imageio.check_output_path(arguments.output)  # fail before minutes of work, not after
+        _refuse_overwriting_inputs(arguments)
         content = imageio.load_picture(arguments.content)
+        imageio.check_paintable(content, arguments.content)
         styles = [imageio.load_picture(path) for path in arguments.styles]
+        for path, style in zip(arguments.styles, styles):
+            imageio.check_paintable(style, path, "style")
         mask = None
         if arguments.mask:
             mask = imageio.load_mask(arguments.mask, content.width, content.height)
@@ -179,6 +196,26 @@ class _Run:
 
             self.bar.finish(finished_message(arguments.output, result.width, result.height, elapsed))
         return EXIT_OK
+
+
+def _refuse_overwriting_inputs(arguments: argparse.Namespace) -> None:
+    """The output must never replace one of the user's input files."""
+    from core.errors import InputError
+
+    output = arguments.output
+    if not os.path.exists(output):
+        return
+    inputs = [("content image", arguments.content)] + [("style image", path) for path in arguments.styles]
+    if arguments.mask:
+        inputs.append(("mask", arguments.mask))
+    for role, path in inputs:
+        try:
+            same = os.path.samefile(output, path)
+        except OSError:  # the input is missing: loading it says so
+            continue
+        if same:
+            raise InputError("Cannot write %s: it is the %s itself; choose another output file so the "
+                             "original stays as it is." % (output, role))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # anything else is a bug: one line, details with --verbose
         if verbose:
             traceback.print_exc()
-        run.report_error("internal error: %s: %s%s" % (
+        plain = os_error_message(error) if isinstance(error, OSError) else None
+        run.report_error(plain or "internal error: %s: %s%s" % (
             type(error).__name__, error, "" if verbose else " (run with --verbose for details)"), "internal")
     return EXIT_FAILED
 

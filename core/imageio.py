@@ -168,6 +168,8 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise InputError("Cannot read %s: permission denied." % path)
     except OSError as error:
         raise InputError("Cannot read %s: %s." % (path, error.strerror or error))
+    except ValueError:  # a NUL byte in the name: no file can have it
+        raise InputError("Cannot read %r: that is not a valid file name." % (path,))
     if not data:
         raise _not_readable(path, "the file is empty")
     return data
@@ -220,24 +222,31 @@ def _decode_with_pillow(path: object, data: bytes) -> tuple[np.ndarray, int]:
             image.load()
     except UnidentifiedImageError:
         raise _not_readable(path, "unknown file format (PNG, JPEG, TIFF and PAM are read)")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError("%s is too large (%s pixels) to read safely." % (path, _pixel_count(data)))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise InputError("%s is too large (%s pixels) to read safely; scale it down to at most %d "
+                         "megapixels first." % (path, _pixel_count(data, error),
+                                                (Image.MAX_IMAGE_PIXELS or MAX_PIXELS) // 1_000_000))
     transposed = ImageOps.exif_transpose(image)
     if transposed is not None:
         image = transposed
     return _samples_from_pillow(image)
 
 
-def _pixel_count(data: bytes) -> str:
+def _pixel_count(data: bytes, error: BaseException) -> str:
     import io
+    import re
+    import warnings
 
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return "%dx%d" % image.size
-    except Exception:  # only for a message
-        return "too many"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                return "%dx%d" % image.size
+    except Exception:  # only for a message: Pillow refuses to open far too large images at all
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        return "%.0f million" % (int(found.group(1)) / 1e6) if found else "too many"
 
 
 def _samples_from_pillow(image) -> tuple[np.ndarray, int]:  # image: PIL.Image.Image
@@ -352,6 +361,19 @@ def load_mask(path: str | os.PathLike[str], width: int, height: int) -> np.ndarr
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
 
 
+def check_paintable(picture: Picture, path: object, role: str = "content") -> None:
+    """InputError when a picture is fully transparent: nothing to paint, or no style to give.
+
+    A fully transparent layer stores arbitrary colours (often black) under alpha 0; painting
+    it would spend minutes on an invisible result, and as a style it would teach a flat colour.
+    """
+    if picture.alpha is not None and picture.alpha.size and not picture.alpha.any():
+        if role == "content":
+            raise InputError("%s is fully transparent: there is nothing to paint." % path)
+        raise InputError("%s is fully transparent: its colours are hidden, so it has no style to "
+                         "give. Choose a visible style image." % path)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -367,6 +389,8 @@ def output_format(path: str | os.PathLike[str]) -> str:
 def check_output_path(path: str | os.PathLike[str]) -> None:
     """Fail early (before any work) if path cannot be written: format, folder, permissions."""
     output_format(path)
+    if "\0" in os.fspath(path):
+        raise InputError("Cannot write %r: that is not a valid file name." % (path,))
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError("Cannot write %s: the folder %s does not exist." % (path, folder))

@@ -192,6 +192,12 @@ class Worker:
             if isinstance(error, EngineError):
                 return self._error(str(error), error.kind)
             traceback.print_exc()
+            if isinstance(error, OSError):
+                from core.cli import os_error_message
+
+                plain = os_error_message(error)
+                if plain:
+                    return self._error("The engine stopped: %s." % plain, "internal")
             return self._error("The engine failed unexpectedly (%s: %s). Details are in the engine's "
                                "error output." % (type(error).__name__, _shorten(str(error))), "internal")
 
@@ -221,7 +227,10 @@ class Worker:
                                "internal")
         imageio.check_output_path(job["output"])
         content = imageio.load_picture(job["content"])
+        imageio.check_paintable(content, "The content image")
         styles = [imageio.load_picture(path) for path in job["styles"]]
+        for style in styles:
+            imageio.check_paintable(style, "The style image", "style")
         mask = imageio.load_mask(job["mask"], content.width, content.height) if job["mask"] else None
         preview = job["preview"]
         on_preview = None

@@ -38,6 +38,8 @@ CONTENT_FILE = "content.pam"
 STYLE_FILE = "style0.pam"
 RESULT_FILE = "result.pam"
 PREVIEW_FILE = "preview.pam"
+# The largest picture the engine reads (core.imageio.MAX_PIXELS; a test keeps them equal).
+MAX_LAYER_PIXELS = 16384 * 16384
 
 
 class RunFailed(Exception):
@@ -99,6 +101,18 @@ def _channels_for(info):
     return (1 if grey else 3) + (1 if info.has_alpha else 0)
 
 
+def _check_pixel_count(info, what):
+    """Refuse a layer the engine would refuse anyway, before reading gigabytes of pixels."""
+    count = info.width * info.height
+    if count <= MAX_LAYER_PIXELS:
+        return
+    factor = (MAX_LAYER_PIXELS / float(count)) ** 0.5
+    raise RunFailed("%s \"%s\" is %dx%d pixels; the engine takes at most %d megapixels. Scale it down "
+                    "(Layer > Scale Layer) to at most %dx%d, or crop it, and try again." % (
+                        what, info.name, info.width, info.height, MAX_LAYER_PIXELS // 1000000,
+                        int(info.width * factor), int(info.height * factor)))
+
+
 def _check_content(host, drawable):
     if drawable is None or not host.is_valid(drawable):
         raise RunFailed("Select the layer to paint (one layer) before running Neural Style Transfer.")
@@ -113,6 +127,7 @@ def _check_content(host, drawable):
                         "first.")
     if info.width < 1 or info.height < 1:
         raise RunFailed("The active layer \"%s\" is empty." % info.name)
+    _check_pixel_count(info, "The active layer")
     return info
 
 
@@ -127,6 +142,7 @@ def _check_style(host, style):
         raise RunFailed("The style must be a layer, not a channel or a layer mask.")
     if info.width < 1 or info.height < 1:
         raise RunFailed("The style layer \"%s\" is empty." % info.name)
+    _check_pixel_count(info, "The style layer")
     return info
 
 
@@ -203,6 +219,9 @@ class _Run(object):
             raise RunFailed("The active layer \"%s\" is fully transparent: there is nothing to paint."
                             % content_info.name)
         style_pixels = host.read_pixels(style, 4 if style_info.has_alpha else 3, style_info.bits)
+        if style_info.has_alpha and _alpha_is_all_zero(style_pixels):
+            raise RunFailed("The style layer \"%s\" is fully transparent: its colours are hidden, so it "
+                            "has no style to give. Choose a visible layer as the style." % style_info.name)
 
         try:
             self.folder = tempfile.mkdtemp(prefix="%s%d-" % (RUN_FOLDER_PREFIX, os.getpid()),
