@@ -385,17 +385,18 @@ class Gimp3:
         run.results = parse_results(text)
         return run
 
-    def run_batch(self, script: str, workdir: str, timeout: float = 300) -> GimpRun:
+    def run_batch(self, script: str, workdir: str, timeout: float = 300, fonts: bool = False) -> GimpRun:
         """Run a Python script (a path inside the chroot) in gimp-console-3.0's python-fu-eval.
 
         The profile is `workdir`/profile, so plug-ins installed there are the only user ones.
+        Fonts are not loaded (-f: a faster start) unless `fonts` is set (text layers need them).
         """
         batch = "exec(open(%r).read())" % script
         # TMPDIR per run: the plug-in's run folders land where a test can look for leftovers.
         inner = ("export HOME={w}/home GIMP3_DIRECTORY={w}/profile TMPDIR={w}/tmp "
                  "LANG=C.UTF-8 LC_ALL=C.UTF-8; mkdir -p \"$HOME\" \"$GIMP3_DIRECTORY\" \"$TMPDIR\"; "
-                 "exec gimp-console-3.0 -idf --batch-interpreter=python-fu-eval -b {b} --quit"
-                 ).format(w=shlex.quote(workdir), b=shlex.quote(batch))
+                 "exec gimp-console-3.0 {flags} --batch-interpreter=python-fu-eval -b {b} --quit"
+                 ).format(w=shlex.quote(workdir), b=shlex.quote(batch), flags="-id" if fonts else "-idf")
         run = self.shell(inner, timeout)
         run.workdir = workdir
         return run
@@ -412,10 +413,10 @@ class Gimp3:
         return script
 
     def run_cases(self, workdir: str, cases: list[str], params: dict | None = None,
-                  timeout: float = 300) -> GimpRun:
+                  timeout: float = 300, fonts: bool = False) -> GimpRun:
         """Run cases of gimp_side/cases.py in one GIMP start; results keyed by case name."""
         script = self.write_script(workdir, "cases.py", dict(params or {}, cases=list(cases)))
-        return self.run_batch(script, workdir, timeout)
+        return self.run_batch(script, workdir, timeout, fonts=fonts)
 
     def run_gui(self, script: str, workdir: str, driver: str, timeout: float = 300) -> GimpRun:
         """Run the GIMP GUI (gimp-3.0) on a private Xvfb screen with a batch script, while

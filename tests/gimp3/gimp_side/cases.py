@@ -259,7 +259,112 @@ def case_sleep():
     return {}
 
 
+# --------------------------------------------------------------------------- hardening
+# Cases of issue 7 that only the real GIMP can answer (test_gimp3_hardening.py asserts).
+
+
+def observe(image, layer, style, read_format="R'G'B'A u16"):
+    """Run the plug-in on `layer` and record status, message, the stack before and after,
+    and the new layer (pixels read as `read_format`) next to the input's pixels."""
+    before = stack(image)
+    style_before = fingerprint(style)
+    content_pixels = read_pixels(layer, read_format) if not layer.is_group() else b""
+    image.clean_all()
+    record = run_plugin(image, layer, style)
+    added = new_layers(image, before)
+    record.update({"before": before, "after": stack(image), "style_before": style_before,
+                   "style_after": fingerprint(style), "new_count": len(added),
+                   "precision": image.get_precision().value_nick,
+                   "content_size": [layer.get_width(), layer.get_height()],
+                   "content_pixels": b64(content_pixels), "dirty_after": image.is_dirty()})
+    if added:
+        new = added[0]
+        offsets = new.get_offsets()
+        record["new"] = {"name": new.get_name(), "size": [new.get_width(), new.get_height()],
+                         "offsets": [offsets[1], offsets[2]], "position": image.get_item_position(new),
+                         "layer_position": image.get_item_position(layer), "bpp": new.get_bpp(),
+                         "pixels": b64(read_pixels(new, read_format))}
+    return record
+
+
+def case_hard_style_is_content():
+    image, content, _, _ = scene()
+    return observe(image, content, content)
+
+
+def case_hard_group():
+    image, content, _, style = scene()
+    group = Gimp.GroupLayer.new(image, "group")
+    image.insert_layer(group, None, 0)
+    inner = Gimp.Layer.new(image, "inside", 12, 10, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(inner, group, 0)
+    write_pixels(inner, "R'G'B'A u8", bytes(bytearray([200, 30, 30, 255] * 120)))
+    record = observe(image, group, style)
+    record["inner_after"] = fingerprint(inner)
+    return record
+
+
+def case_hard_text():
+    image, _, _, style = scene()
+    text = Gimp.TextLayer.new(image, "Neural", Gimp.context_get_font(), 24.0, Gimp.Unit.pixel())
+    if text is None:
+        raise RuntimeError("GIMP could not make a text layer (no font?)")
+    image.insert_layer(text, None, 0)
+    record = observe(image, text, style)
+    record["still_text"] = text.is_text_layer()
+    return record
+
+
+def case_hard_transparent():
+    image, _, _, style = scene()
+    clear = add_layer(image, "clear", (20, 16), (3, 4), 0, [90, 90, 90, 0] * (20 * 16), 8)
+    return observe(image, clear, style)
+
+
+def case_hard_one_pixel():
+    image, _, _, style = scene()
+    dot = add_layer(image, "dot", (1, 1), (5, 7), 0, [250, 120, 10, 180], 8)
+    return observe(image, dot, style)
+
+
+def case_hard_grey():
+    _, _, _, style = scene()
+    width, height = CONTENT_SIZE
+    image = Gimp.Image.new_with_precision(width, height, Gimp.ImageBaseType.GRAY,
+                                          Gimp.Precision.U8_NON_LINEAR)
+    layer = Gimp.Layer.new(image, "grey", width, height, Gimp.ImageType.GRAYA_IMAGE, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    samples = content_samples(8)
+    grey = bytearray()
+    for index in range(0, len(samples), 4):
+        grey.extend([samples[index], samples[index + 3]])
+    write_pixels(layer, "Y'A u8", bytes(grey))
+    return observe(image, layer, style, read_format="Y'A u8")
+
+
+def case_hard_indexed():
+    image, content, _, style = scene()
+    image.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False,
+                          False, "")
+    return observe(image, content, style)
+
+
+def case_hard_float_linear():
+    image, content, _, style = scene(Gimp.Precision.U16_NON_LINEAR)
+    image.convert_precision(Gimp.Precision.FLOAT_LINEAR)
+    return observe(image, content, style)
+
+
 CASES = {
+    "hard_style_is_content": case_hard_style_is_content,
+    "hard_group": case_hard_group,
+    "hard_text": case_hard_text,
+    "hard_transparent": case_hard_transparent,
+    "hard_one_pixel": case_hard_one_pixel,
+    "hard_grey": case_hard_grey,
+    "hard_indexed": case_hard_indexed,
+    "hard_float_linear": case_hard_float_linear,
     "menu": case_menu,
     "basic": case_basic,
     "selection": case_selection,
