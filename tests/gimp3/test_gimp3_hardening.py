@@ -16,7 +16,7 @@ from gimp3_harness import GimpRun, decode_bytes
 
 ARGUMENTS = {"steps": 3, "size": 32, "seed": 7, "preset": "preview", "device": "cpu"}
 CASES = ["hard_style_is_content", "hard_group", "hard_text", "hard_transparent", "hard_one_pixel",
-         "hard_grey", "hard_indexed", "hard_float_linear"]
+         "hard_grey", "hard_indexed", "hard_float_linear", "hard_two_drawables"]
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,13 @@ def test_float_linear_image_is_painted_at_high_precision(hardening_run):
     colours = result[..., :3][visible]
     assert 0.05 * 65535 < colours.mean() < 0.95 * 65535, "colours collapsed to black or white"
     assert (colours % 257 != 0).mean() > 0.5, "colours look quantised to 8 bits"
+
+
+def test_two_selected_layers_are_a_calling_error(hardening_run):
+    data = case(hardening_run, "hard_two_drawables")
+    assert data["status"] == "calling-error", hardening_run.report()
+    assert data["message"] == "Select exactly one layer to paint, then run Neural Style Transfer again."
+    assert data["new_count"] == 0 and data["after"] == data["before"]
 
 
 def test_no_run_folder_is_left_behind(hardening_run, gimp3):

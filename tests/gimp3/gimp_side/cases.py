@@ -129,7 +129,7 @@ def scene(precision=Gimp.Precision.U8_NON_LINEAR):
     return image, content, style_image, style
 
 
-def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE):
+def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE, drawables=None):
     proc = Gimp.get_pdb().lookup_procedure(PROCEDURE)
     if proc is None:
         raise RuntimeError("procedure %s is not registered" % PROCEDURE)
@@ -137,7 +137,7 @@ def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE):
     names = set(spec.get_name() for spec in config.list_properties())
     config.set_property("run-mode", run_mode)
     config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
+    config.set_core_object_array("drawables", [layer] if drawables is None else drawables)
     config.set_property("style-layer", style)
     for name, value in PARAMS["arguments"].items():
         if name in names:  # optional extras (preset, scales, device) only where offered
@@ -287,6 +287,15 @@ def observe(image, layer, style, read_format="R'G'B'A u16"):
     return record
 
 
+def case_hard_two_drawables():
+    image, content, _, style = scene()
+    overlay = image.get_layers()[0]
+    before = stack(image)
+    record = run_plugin(image, content, style, drawables=[overlay, content])
+    record.update({"before": before, "after": stack(image), "new_count": len(new_layers(image, before))})
+    return record
+
+
 def case_hard_style_is_content():
     image, content, _, _ = scene()
     return observe(image, content, content)
@@ -358,6 +367,7 @@ def case_hard_float_linear():
 
 CASES = {
     "hard_style_is_content": case_hard_style_is_content,
+    "hard_two_drawables": case_hard_two_drawables,
     "hard_group": case_hard_group,
     "hard_text": case_hard_text,
     "hard_transparent": case_hard_transparent,
