@@ -24,6 +24,8 @@ from typing import Any
 
 USAGE = "usage: python -m core.worker JOB_FILE\n(the job format is described in docs/protocol.md)"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Weight sources a job may name (not files: a job reads nothing outside its run folder).
+BUILT_IN_WEIGHTS = ("embedded", "torchvision")
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
                       if hasattr(signal, name))
 # How often the watchdog checks that the parent process is still the one that started us.
@@ -217,6 +219,12 @@ class Worker:
             job = read_job(self.job_path)
         except JobError as error:
             return self._error(str(error), "input")
+        if job["options"]["weights"] not in BUILT_IN_WEIGHTS:
+            # A weights path would be the one way a job could make the engine read outside its
+            # run folder; the plug-in never sends one, so refuse it.
+            return self._error("The job names the weights file %r, but a job may only use the weights "
+                               "%s; for another weights file use the neural-style command."
+                               % (job["options"]["weights"], " or ".join(BUILT_IN_WEIGHTS)), "input")
         try:
             from core import api, imageio
         except ImportError as error:

@@ -157,6 +157,16 @@ def test_input_symlink_to_a_file_outside_is_only_read_and_refused(tmp_path):
     assert listing(folder) == ["content.pam", "job.json", "style0.pam"]
 
 
+@pytest.mark.parametrize("weights", ["/etc/passwd", "../vgg.pth", "/dev/zero"])
+def test_job_cannot_name_a_weights_file_outside_the_run_folder(tmp_path, weights):
+    job_path = run_folder(tmp_path, options=dict(FAST, weights=weights))
+    result, events = run_worker(job_path)
+    error = the_error(result, events)
+    assert error["kind"] == "input"
+    assert "a job may only use the weights embedded or torchvision" in error["message"]
+    assert listing(tmp_path) == ["content.pam", "job.json", "style0.pam"]
+
+
 def test_nul_byte_in_a_file_name_is_an_input_error(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
