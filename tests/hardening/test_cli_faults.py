@@ -275,10 +275,18 @@ def test_sigterm_twice_still_exits_cleanly(inputs, out):
     shutil.rmtree(out)
 
 
+# Whether torch asks for a temporary folder during a run depends on the machine, so the
+# run is made to ask for one the way torch does, with no usable folder to give.
 NO_TEMP_FOLDER = """
 import sys, tempfile
 tempfile.tempdir = None
 tempfile._candidate_tempdir_list = lambda: ["/nonexistent-neural-style-tmp"]  # full, gone or read-only
+from core import api
+real_stylize = api.stylize
+def stylize_needing_scratch_space(*args, **kwargs):
+    tempfile.mkdtemp()
+    return real_stylize(*args, **kwargs)
+api.stylize = stylize_needing_scratch_space
 from core.cli import main
 sys.exit(main(sys.argv[1:]))
 """
