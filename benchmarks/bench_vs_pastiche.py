@@ -148,14 +148,14 @@ def add_ratios(rows: list[dict]) -> None:
 
 def table(rows: list[dict]) -> str:
     header = ("| run | wall s | CPU s | peak RSS MiB | style dist | content dist | "
-              "time ratio pastiche/ours | style ratio ours/pastiche | content ratio ours/pastiche | "
-              "target met |")
-    lines = [header, "|" + " --- |" * 10]
+              "time ratio pastiche/ours | CPU ratio pastiche/ours | style ratio ours/pastiche | "
+              "content ratio ours/pastiche | target met |")
+    lines = [header, "|" + " --- |" * 11]
     for row in rows:
         name = row["name"] + (" (cached)" if row["cached"] else "")
-        ratios = ["-", "-", "-", "-"]
+        ratios = ["-", "-", "-", "-", "-"]
         if "time_ratio" in row:
-            ratios = ["%.2f" % row["time_ratio"], "%.3f" % row["style_ratio"],
+            ratios = ["%.2f" % row["time_ratio"], "%.2f" % row["cpu_ratio"], "%.3f" % row["style_ratio"],
                       "%.3f" % row["content_ratio"], "yes" if row["meets_target"] else "no"]
         lines.append("| %s | %.1f | %.1f | %.0f | %.4f | %.4f | %s |" % (
             name, row["wall_s"], row["cpu_s"], row["peak_rss_mib"], row["score"]["style"],
