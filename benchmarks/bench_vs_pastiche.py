@@ -113,6 +113,22 @@ def run_pastiche(args: argparse.Namespace, out: str) -> dict:
     return summarise("pastiche %d steps" % args.pastiche_steps, runs, output)
 
 
+def engine_fingerprint() -> dict:
+    """Which engine code ran: the commit and a hash of core/ and protocol/ as they were on disk."""
+    digest = hashlib.sha1()
+    for folder in ("core", "protocol"):
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            if name.endswith(".py"):
+                with open(os.path.join(ROOT, folder, name), "rb") as handle:
+                    digest.update(name.encode() + b"\0" + handle.read())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"commit": commit, "code_sha1": digest.hexdigest()[:10]}
+
+
 def run_engine(args: argparse.Namespace, out: str, index: int, extra: str) -> dict:
     output = os.path.join(out, "ours_%d.png" % index)
     runs = []
@@ -122,7 +138,9 @@ def run_engine(args: argparse.Namespace, out: str, index: int, extra: str) -> di
         print("ours [%s] run %d/%d: %s" % (extra, repeat + 1, args.runs, shlex.join(command)), flush=True)
         runs.append(measured(os.path.join(out, "ours_%d.%d.json" % (index, repeat)), command,
                              os.path.join(out, "ours_%d.%d.log" % (index, repeat))))
-    return summarise("ours " + (extra or "(defaults)"), runs, output)
+    row = summarise("ours " + (extra or "(defaults)"), runs, output)
+    row["engine"] = engine_fingerprint()
+    return row
 
 
 def score_all(args: argparse.Namespace, rows: list[dict]) -> None:
@@ -230,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         os.path.relpath(args.content, ROOT), os.path.relpath(args.style, ROOT), args.size,
         args.eval_size, machine, time.strftime("%Y-%m-%d %H:%M")))
     print(report)
+    print("engine code: %s" % engine_fingerprint())
     side_by_side(args, rows, os.path.join(args.out, "side_by_side.png"))
     with open(os.path.join(args.out, "results.json"), "w") as handle:
         json.dump({"machine": machine, "size": args.size, "eval_size": args.eval_size,
