@@ -144,11 +144,13 @@ def _validate_one(option, value):
     raise AssertionError(option.kind)
 
 
-# Presets: values used where the caller gave none. Measured in benchmarks/.
+# Presets: values used where the caller gave none. Measured in benchmarks/RESULTS-engine.md
+# (2 CPU cores, bfloat16): preview 58 CPU s at 512 px; quality spends more of its steps at
+# full size (3 scales, not 4), which keeps the content better.
 PRESETS = {
     "preview": {"steps": 60, "size": 512, "scales": 3},
     "balanced": {"steps": 200, "size": 768, "scales": 3},
-    "quality": {"steps": 500, "size": 1024, "scales": 4},
+    "quality": {"steps": 300, "size": 1024, "scales": 3},
 }
 
 
