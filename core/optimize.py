@@ -24,9 +24,10 @@ init leaves the picture noisy and the subject faint). `init: style` starts from 
 Noise is drawn only at the coarsest scale; finer scales are warm-started.
 
 Precision. The network's forward and backward passes run under autocast in bfloat16 on
-CUDA (float16 on GPUs without bfloat16) and on CPUs with native bfloat16 (AVX-512 BF16,
-AMX): measured 1.5x less CPU time per step at 256-512 px on 2 cores, with the same
-evaluator scores. Everything else stays float32: the optimised pixels and L-BFGS, the
+GPUs and CPUs that compute it natively (CUDA compute capability 8+, AVX-512 BF16, AMX;
+float32 elsewhere). Measured on 2 CPU cores: 1.5x less CPU time per step at 128-512 px,
+about 6-9% more loss after the same number of steps, the same evaluator scores for the
+presets (benchmarks/RESULTS-engine.md). Everything else stays float32: the optimised pixels and L-BFGS, the
 Gram matrices and losses (losses.py casts the features), and the fixed targets (content
 features and style Grams are computed once per scale with the network in float32).
 
@@ -213,7 +214,14 @@ def cpu_supports_bf16() -> bool:
 def network_precision(device: torch.device) -> torch.dtype | None:
     """The 16-bit type for the network's autocast on this device, or None for float32."""
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # Only native bfloat16 (Ampere and later): float16 would need loss scaling, since
+        # the per-element gradients of these mean-normalised losses are around 1e-7, below
+        # float16's normal range, and emulated bfloat16 is slower than float32.
+        try:
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch before 2.3 has no such argument and no emulation
+            native = torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if native else None
     if device.type == "cpu" and CPU_BF16 and cpu_supports_bf16():
         return torch.bfloat16
     return None

@@ -251,6 +251,17 @@ def test_network_precision_by_device(monkeypatch):
     monkeypatch.setattr(optimize, "cpu_supports_bf16", lambda: False)
     assert optimize.network_precision(torch.device("cpu")) is None
     assert optimize.network_precision(torch.device("mps")) is None
+    # CUDA: bfloat16 only where the GPU has it natively; float16 would underflow gradients.
+    seen, answers = [], [True, False]
+
+    def native_bf16(including_emulation=True):
+        seen.append(including_emulation)
+        return answers.pop(0)
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", native_bf16)
+    assert optimize.network_precision(torch.device("cuda")) == torch.bfloat16
+    assert optimize.network_precision(torch.device("cuda")) is None
+    assert seen == [False, False]
 
 
 @pytest.mark.parametrize("bf16", [True, False])
