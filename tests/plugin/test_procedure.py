@@ -3,7 +3,7 @@
 from neural_style_plugin.procedure import MENU_LABEL, MENU_PATH, PROCEDURE_NAME, build_spec, options_from_args
 from neural_style_plugin.shim import PF_BOOL, PF_FLOAT, PF_INT, PF_LAYER, PF_OPTION
 
-from protocol.options import OPTIONS_BY_NAME, validate_options
+from protocol.options import OPTIONS_BY_NAME, PRESETS, validate_options
 
 
 def test_public_names_and_menu():
@@ -39,4 +39,4 @@ def test_zero_size_means_the_layers_own_size_and_explicit_values_pass_through():
     args.update({"steps": 7, "size": 0, "seed": 5, "style-weight": 3.5, "preset": "quality"})
     options = validate_options(options_from_args(args))
     assert (options["steps"], options["size"], options["seed"], options["style_weight"]) == (7, 0, 5, 3.5)
-    assert options["scales"] == 4  # still from the preset
+    assert options["scales"] == PRESETS["quality"]["scales"]  # still from the preset
