@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_runs import FAST, ROOT, one_error_line, run_cli, start_long_run
 
 from core import imageio
 from core.picture import Picture
@@ -14,26 +15,7 @@ from protocol import pam
 from protocol.events import decode_event
 from protocol.options import OPTIONS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "examples")
-# The smallest real run: a few seconds on a CPU.
-FAST = ["--size", "32", "--steps", "2", "--preset", "preview", "--scales", "1", "--device", "cpu"]
-
-
-def run_cli(*arguments, code=None, timeout=180):
-    command = [sys.executable, "-m", "core"] + [str(argument) for argument in arguments]
-    if code is not None:
-        command = [sys.executable, "-c", code] + [str(argument) for argument in arguments]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def one_error_line(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("neural-style: error: ")
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -189,21 +171,14 @@ def test_mask_of_wrong_size_is_refused(tmp_path, images):
 def test_sigterm_stops_cleanly(tmp_path, images):
     import signal
 
-    command = [sys.executable, "-m", "core", str(images / "content16.png"), str(images / "style.png"),
-               "-o", str(tmp_path / "out.png"), "--progress", "json", "--size", "48", "--steps", "10000",
-               "--preset", "preview", "--scales", "1", "--device", "cpu"]
-    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if decode_event(line)["event"] == "progress":
-            break
+    process = start_long_run(images / "content16.png", images / "style.png", tmp_path / "out.png")
     process.send_signal(signal.SIGTERM)
     rest = process.stdout.read().splitlines()
     assert process.wait(timeout=30) == 130
     last = decode_event(rest[-1])
     assert last["event"] == "error" and last["kind"] == "cancelled"
     assert "nothing was written" in one_error_line(subprocess.CompletedProcess(
-        command, 130, "", process.stderr.read()))
+        process.args, 130, "", process.stderr.read()))
     assert not list(tmp_path.iterdir())
 
 

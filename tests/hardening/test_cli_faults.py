@@ -16,27 +16,11 @@ import zlib
 
 import numpy as np
 import pytest
+from cli_runs import FAST, ROOT, one_error_line, run_cli, start_long_run
 
 from core import imageio
 from core.errors import InputError
 from core.picture import Picture
-from protocol.events import decode_event
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAST = ["--size", "32", "--steps", "2", "--preset", "preview", "--scales", "1", "--device", "cpu"]
-
-
-def run_cli(*arguments, code=None, timeout=180):
-    prefix = [sys.executable, "-c", code] if code else [sys.executable, "-m", "core"]
-    return subprocess.run(prefix + [str(argument) for argument in arguments], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def one_error_line(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("neural-style: error: ") and "Traceback" not in result.stderr
-    return lines[0]
 
 
 def png_chunk(kind, body):
@@ -226,15 +210,9 @@ def test_float_tiff_input_gives_16bit_output(tmp_path, out):
 
 
 def test_kill_9_mid_run_leaves_nothing_in_the_output_folder(inputs, out):
-    command = [sys.executable, "-m", "core", str(inputs / "content.png"), str(inputs / "style.png"),
-               "-o", str(out / "r.png"), "--progress", "json", "--size", "48", "--steps", "10000",
-               "--preset", "preview", "--scales", "1", "--device", "cpu"]
-    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = start_long_run(inputs / "content.png", inputs / "style.png", out / "r.png",
+                             stderr=subprocess.DEVNULL)
     try:
-        for line in process.stdout:
-            if decode_event(line)["event"] == "progress":
-                break
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
@@ -257,14 +235,7 @@ def test_two_runs_at_once_into_the_same_file(inputs, out):
 
 def test_sigterm_twice_still_exits_cleanly(inputs, out):
     """An impatient user (or a batch system) sends SIGTERM again while the first is handled."""
-    command = [sys.executable, "-m", "core", str(inputs / "content.png"), str(inputs / "style.png"),
-               "-o", str(out / "r.png"), "--progress", "json", "--size", "48", "--steps", "10000",
-               "--preset", "preview", "--scales", "1", "--device", "cpu"]
-    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if decode_event(line)["event"] == "progress":
-            break
+    process = start_long_run(inputs / "content.png", inputs / "style.png", out / "r.png")
     process.send_signal(signal.SIGTERM)
     time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
