@@ -20,7 +20,9 @@ def make_checkout(target: Path) -> Path:
     assert not missing, "the checkout lacks the plug-in files install.py copies: %s" % missing
     target.mkdir(parents=True)
     shutil.copy2(REPO / "install.py", target / "install.py")
+    shutil.copy2(REPO / "pyproject.toml", target / "pyproject.toml")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "installer", target / "installer", ignore=ignore)
     shutil.copytree(REPO / "protocol", target / "protocol", ignore=ignore)
     shutil.copytree(REPO / "gimp_plugin", target / "gimp_plugin", ignore=ignore)
     return target
