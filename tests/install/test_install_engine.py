@@ -44,6 +44,13 @@ def test_the_small_toml_reader_reads_pyproject_as_tomllib_does() -> None:
         project["optional-dependencies"]["test"]
 
 
+def test_without_tomllib_the_same_requirements_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_tomllib = pyproject.engine_project()
+    monkeypatch.setattr(pyproject, "tomllib", None)
+    assert pyproject.engine_project() == with_tomllib
+    assert "torch==2.14.1" in with_tomllib.requirements and with_tomllib.name == "neural-style-gimp"
+
+
 def test_the_small_toml_reader_refuses_what_it_does_not_understand() -> None:
     text = '[project]\nname = "x"\ndependencies = [\n  "a>=1",  # why\n  \'b==2\',\n]\n[other]\nkey = 1\n'
     assert pyproject.read_entry(text, "project", "dependencies") == ["a>=1", "b==2"]
