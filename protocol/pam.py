@@ -2,60 +2,40 @@
 
 PAM is a header of text lines and then raw samples, row by row, channel interleaved;
 8-bit samples are bytes, 16-bit samples big-endian. It holds grey, grey+alpha, RGB and
-RGBA at 8 or 16 bits, which is all the plug-in exchanges, and needs no library.
+RGBA at 8 or 16 bits, which is all the plug-in exchanges, and needs no library. The
+pixels themselves are a protocol.raster.Raster.
 Python 2.7 and 3, standard library only.
 """
 
-import array
 import os
-import sys
+
+from .raster import BIG_ENDIAN, Raster, RasterError
 
 TUPLTYPES = {1: "GRAYSCALE", 2: "GRAYSCALE_ALPHA", 3: "RGB", 4: "RGB_ALPHA"}
 
 
-class PamError(ValueError):
+class PamError(RasterError):
     """A file that is not a PAM image this protocol exchanges."""
 
 
-class PamImage(object):
-    """Raw samples (big-endian when 16-bit) with their shape."""
-
-    def __init__(self, width, height, channels, bits, data):
-        expected = width * height * channels * (bits // 8)
-        if len(data) != expected:
-            raise PamError("PAM data has %d bytes, expected %d." % (len(data), expected))
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.bits = bits
-        self.data = data
-
-
-def swap16(data):
-    """Swap the bytes of 16-bit samples (native little-endian <-> PAM big-endian)."""
-    samples = array.array("H")
-    samples.frombytes(data) if hasattr(samples, "frombytes") else samples.fromstring(data)
-    samples.byteswap()
-    return samples.tobytes() if hasattr(samples, "tobytes") else samples.tostring()
-
-
-def native_to_big_endian(data):
-    return swap16(data) if sys.byteorder == "little" else data
-
-
-big_endian_to_native = native_to_big_endian
+def PamImage(width, height, channels, bits, data):
+    """A Raster whose 16-bit data is already big-endian, as PAM stores it (core/imageio.py's name)."""
+    try:
+        return Raster(width, height, channels, bits, data, BIG_ENDIAN)
+    except RasterError as error:
+        raise PamError(str(error))
 
 
 def encode_pam(image):
-    if image.channels not in TUPLTYPES or image.bits not in (8, 16):
-        raise PamError("Only 1-4 channels of 8 or 16 bits are exchanged.")
+    """The PAM file for a Raster (in any byte order)."""
     header = "P7\nWIDTH %d\nHEIGHT %d\nDEPTH %d\nMAXVAL %d\nTUPLTYPE %s\nENDHDR\n" % (
         image.width, image.height, image.channels, 255 if image.bits == 8 else 65535,
         TUPLTYPES[image.channels])
-    return header.encode("ascii") + bytes(image.data)
+    return header.encode("ascii") + bytes(image.in_byte_order(BIG_ENDIAN).data)
 
 
 def decode_pam(blob):
+    """The Raster a PAM file holds, its 16-bit samples big-endian as in the file."""
     if not blob.startswith(b"P7\n"):
         raise PamError("Not a PAM image.")
     end = blob.find(b"ENDHDR\n")
@@ -74,7 +54,12 @@ def decode_pam(blob):
     if width < 1 or height < 1 or channels not in TUPLTYPES or maxval not in (255, 65535):
         raise PamError("Unsupported PAM image (%dx%d, %d channels, maxval %d)." % (
             width, height, channels, maxval))
-    return PamImage(width, height, channels, 8 if maxval == 255 else 16, blob[end + 7:])
+    bits = 8 if maxval == 255 else 16
+    body = blob[end + 7:]
+    expected = width * height * channels * (bits // 8)
+    if len(body) != expected:
+        raise PamError("PAM data has %d bytes, expected %d." % (len(body), expected))
+    return Raster(width, height, channels, bits, body, BIG_ENDIAN)
 
 
 def read_pam(path):

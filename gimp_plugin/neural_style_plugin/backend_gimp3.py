@@ -16,7 +16,9 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
-from . import engine_process, logic  # noqa: E402
+from protocol.raster import Raster  # noqa: E402
+
+from . import engine_lifetime, logic  # noqa: E402
 from .procedure import build_spec  # noqa: E402
 from .shim import (  # noqa: E402
     BASE_GREY,
@@ -27,16 +29,13 @@ from .shim import (  # noqa: E402
     KIND_OTHER,
     KIND_TEXT,
     PF_BOOL,
-    PF_DRAWABLE,
     PF_FLOAT,
     PF_INT,
     PF_LAYER,
     PF_OPTION,
-    PF_STRING,
     Host,
     HostError,
     LayerInfo,
-    Pixels,
 )
 
 _FORMATS = {1: "Y'", 2: "Y'A", 3: "R'G'B'", 4: "R'G'B'A"}
@@ -104,14 +103,14 @@ class Gimp3Host(Host):
         bits = 8 if image.get_precision() in eight_bit else 16
         offsets = tuple(_out_values(layer.get_offsets(), 2))
         return LayerInfo(layer.get_name(), layer.get_width(), layer.get_height(), offsets,
-                         layer.has_alpha(), base_type, kind, bits, image.get_id())
+                         layer.has_alpha(), base_type, kind, bits)
 
     def read_pixels(self, layer, channels, bits):
         width, height = layer.get_width(), layer.get_height()
         buffer = layer.get_buffer()
         data = buffer.get(Gegl.Rectangle.new(0, 0, width, height), 1.0, _babl_format(channels, bits),
                           Gegl.AbyssPolicy.NONE)
-        return Pixels(width, height, channels, bits, bytes(data))
+        return Raster(width, height, channels, bits, bytes(data))  # Gegl gives native byte order
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
         layer = Gimp.Layer.new(image, name, pixels.width, pixels.height, _image_type(pixels.channels),
@@ -140,9 +139,6 @@ class Gimp3Host(Host):
         if mask is None or not layer.add_mask(mask):
             raise HostError("GIMP could not add a layer mask from the selection.")
 
-    def image_of(self, layer):
-        return layer.get_image()
-
     def selection_bounds(self, image):
         if Gimp.Selection.is_empty(image):
             return None
@@ -164,8 +160,6 @@ def _add_argument(procedure, param):
     flags = GObject.ParamFlags.READWRITE
     if param.kind == PF_LAYER:
         procedure.add_layer_argument(param.name, param.label, param.help, True, flags)
-    elif param.kind == PF_DRAWABLE:
-        procedure.add_drawable_argument(param.name, param.label, param.help, True, flags)
     elif param.kind == PF_INT:
         procedure.add_int_argument(param.name, param.label, param.help, param.minimum, param.maximum,
                                    param.default, flags)
@@ -174,8 +168,6 @@ def _add_argument(procedure, param):
                                       param.maximum, param.default, flags)
     elif param.kind == PF_BOOL:
         procedure.add_boolean_argument(param.name, param.label, param.help, param.default, flags)
-    elif param.kind == PF_STRING:
-        procedure.add_string_argument(param.name, param.label, param.help, param.default or "", flags)
     elif param.kind == PF_OPTION:
         choice = Gimp.Choice.new()
         for index, (nick, label) in enumerate(zip(param.choices, param.choice_labels)):
@@ -211,7 +203,7 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     args = dict((param.name, config.get_property(param.name)) for param in spec.params)
     Gegl.init(None)
-    engine_process.install_exit_handlers()
+    engine_lifetime.install_exit_handlers()
     result = logic.run(Gimp3Host(interactive), image, drawables[0], args)
     if result.ok:
         return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)

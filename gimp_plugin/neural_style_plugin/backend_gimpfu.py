@@ -11,7 +11,9 @@ from __future__ import absolute_import
 import gimpfu
 from gimpfu import gimp, pdb
 
-from . import engine_process, logic
+from protocol.raster import Raster
+
+from . import engine_lifetime, logic
 from .procedure import build_spec
 from .shim import (
     BASE_GREY,
@@ -22,19 +24,13 @@ from .shim import (
     KIND_OTHER,
     KIND_TEXT,
     PF_BOOL,
-    PF_DRAWABLE,
     PF_FLOAT,
     PF_INT,
     PF_LAYER,
     PF_OPTION,
-    PF_STRING,
     Host,
     HostError,
     LayerInfo,
-    Pixels,
-    bytes_to_samples,
-    convert_samples,
-    samples_to_bytes,
 )
 
 _EIGHT_BIT_PRECISIONS = (100, 150)  # GIMP 2.10: PRECISION_U8_LINEAR, PRECISION_U8_GAMMA
@@ -91,16 +87,13 @@ class GimpfuHost(Host):
                             "Image > Precision > 8 bit integer, or use GIMP 3, which keeps "
                             "16-bit precision." % layer.name)
         return LayerInfo(layer.name, layer.width, layer.height, tuple(layer.offsets),
-                         bool(layer.has_alpha), base_type, kind, 8, image.ID)
+                         bool(layer.has_alpha), base_type, kind, 8)
 
     def read_pixels(self, layer, channels, bits):
         width, height = layer.width, layer.height
         region = layer.get_pixel_rgn(0, 0, width, height, False, False)
-        data = region[0:width, 0:height]
-        own = layer.bpp  # bytes per pixel = channels at 8 bits
-        if (own, 8) != (channels, bits):
-            data = samples_to_bytes(convert_samples(bytes_to_samples(data, 8), own, 8, channels, bits), bits)
-        return Pixels(width, height, channels, bits, data)
+        own = Raster(width, height, layer.bpp, 8, region[0:width, 0:height])  # bpp = channels at 8 bits
+        return own.converted(channels, bits)
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
         layer = gimp.Layer(image, _native(name), pixels.width, pixels.height, _LAYER_TYPES[pixels.channels],
@@ -128,9 +121,6 @@ class GimpfuHost(Host):
         mask = pdb.gimp_layer_create_mask(layer, _ADD_MASK_SELECTION)
         pdb.gimp_layer_add_mask(layer, mask)
 
-    def image_of(self, layer):
-        return layer.image
-
     def selection_bounds(self, image):
         non_empty, x1, y1, x2, y2 = pdb.gimp_selection_bounds(image)
         return (x1, y1, x2, y2) if non_empty else None
@@ -150,16 +140,12 @@ def _gimpfu_param(param):
     name, label = param.python_name, param.label
     if param.kind == PF_LAYER:
         return (gimpfu.PF_LAYER, name, label, None)
-    if param.kind == PF_DRAWABLE:
-        return (gimpfu.PF_DRAWABLE, name, label, None)
     if param.kind == PF_INT:
         return (gimpfu.PF_SPINNER, name, label, param.default, (param.minimum, param.maximum, 1))
     if param.kind == PF_FLOAT:
         return (gimpfu.PF_SPINNER, name, label, param.default, (param.minimum, param.maximum, 0.1))
     if param.kind == PF_BOOL:
         return (gimpfu.PF_TOGGLE, name, label, param.default)
-    if param.kind == PF_STRING:
-        return (gimpfu.PF_STRING, name, label, param.default or "")
     if param.kind == PF_OPTION:
         return (gimpfu.PF_OPTION, name, label, list(param.choices).index(param.default),
                 list(param.choice_labels))
@@ -185,7 +171,7 @@ def _arguments(spec, values):
 
 def neural_style_transfer(image, drawable, *values):
     spec = build_spec()
-    engine_process.install_exit_handlers()
+    engine_lifetime.install_exit_handlers()
     result = logic.run(GimpfuHost(), image, drawable, _arguments(spec, values))
     if not result.ok and _State.run_mode == _RUN_NONINTERACTIVE:
         raise RuntimeError(_native(result.message))  # a script's call fails with the message

@@ -9,9 +9,7 @@ Python 2.7 and 3, standard library only.
 
 from __future__ import absolute_import, division
 
-import errno
 import os
-import re
 import sys
 import tempfile
 import traceback
@@ -19,27 +17,19 @@ import traceback
 from protocol.events import describe_progress
 from protocol.job import make_job, write_job
 from protocol.options import OptionError, string_types, validate_options
-from protocol.pam import (
-    PamError,
-    PamImage,
-    big_endian_to_native,
-    native_to_big_endian,
-    read_pam,
-    write_pam_atomically,
-)
+from protocol.pam import PamError, read_pam, write_pam_atomically
+from protocol.raster import MAX_PIXELS, NATIVE, fits_pixel_limit
 
-from . import engine_process
+from . import run_folder
+from .engine_process import EngineProcess
+from .plugin_config import SetupError, load_config
 from .procedure import options_from_args
-from .shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER, HostError, Pixels
+from .shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER, HostError
 
-RUN_FOLDER_PREFIX = "neural-style-gimp-"
-_RUN_FOLDER_PATTERN = re.compile(r"^neural-style-gimp-(\d+)-")
 CONTENT_FILE = "content.pam"
 STYLE_FILE = "style0.pam"
 RESULT_FILE = "result.pam"
 PREVIEW_FILE = "preview.pam"
-# The largest picture the engine reads (core.imageio.MAX_PIXELS; a test keeps them equal).
-MAX_LAYER_PIXELS = 16384 * 16384
 
 
 class RunFailed(Exception):
@@ -57,45 +47,6 @@ def layer_name(content_name, style_name):
     return "%s in the style of %s" % (content_name, style_name)
 
 
-def _pid_alive(pid):
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":
-        try:
-            import ctypes
-            handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
-            if not handle:
-                return False
-            code = ctypes.c_ulong()
-            ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-            ctypes.windll.kernel32.CloseHandle(handle)
-            return code.value == 259  # STILL_ACTIVE
-        except Exception:  # noqa: BLE001 - when unsure, keep the folder
-            return True
-    try:
-        os.kill(pid, 0)
-    except OSError as error:
-        return error.errno == errno.EPERM
-    return True
-
-
-def clean_stale_run_folders(temp_root=None):
-    """Remove run folders left by earlier runs whose plug-in process no longer lives."""
-    temp_root = temp_root or tempfile.gettempdir()
-    removed = []
-    try:
-        names = os.listdir(temp_root)
-    except OSError:
-        return removed
-    for name in names:
-        match = _RUN_FOLDER_PATTERN.match(name)
-        path = os.path.join(temp_root, name)
-        if match and os.path.isdir(path) and not _pid_alive(int(match.group(1))):
-            if engine_process.remove_folder(path):
-                removed.append(path)
-    return removed
-
-
 def _channels_for(info):
     grey = info.base_type == BASE_GREY
     return (1 if grey else 3) + (1 if info.has_alpha else 0)
@@ -103,13 +54,12 @@ def _channels_for(info):
 
 def _check_pixel_count(info, what):
     """Refuse a layer the engine would refuse anyway, before reading gigabytes of pixels."""
-    count = info.width * info.height
-    if count <= MAX_LAYER_PIXELS:
+    if fits_pixel_limit(info.width, info.height):
         return
-    factor = (MAX_LAYER_PIXELS / float(count)) ** 0.5
+    factor = (MAX_PIXELS / float(info.width * info.height)) ** 0.5
     raise RunFailed("%s \"%s\" is %dx%d pixels; the engine takes at most %d megapixels. Scale it down "
                     "(Layer > Scale Layer) to at most %dx%d, or crop it, and try again." % (
-                        what, info.name, info.width, info.height, MAX_LAYER_PIXELS // 1000000,
+                        what, info.name, info.width, info.height, MAX_PIXELS // 1000000,
                         int(info.width * factor), int(info.height * factor)))
 
 
@@ -146,22 +96,9 @@ def _check_style(host, style):
     return info
 
 
-def _alpha_is_all_zero(pixels):
-    sample = pixels.bits // 8
-    step = pixels.channels * sample
-    data = bytes(pixels.data)
-    first = step - sample
-    for index in range(sample):  # both bytes of a 16-bit alpha sample
-        alpha = data[first + index::step]
-        if alpha.count(b"\0") != len(alpha):
-            return False
-    return True
-
-
 def _write_pam(path, pixels):
-    data = native_to_big_endian(pixels.data) if pixels.bits == 16 else bytes(pixels.data)
     try:
-        write_pam_atomically(path, PamImage(pixels.width, pixels.height, pixels.channels, pixels.bits, data))
+        write_pam_atomically(path, pixels)
     except (IOError, OSError) as error:
         raise RunFailed("Cannot write the image for the engine to %s (%s). Free some disk space in "
                         "the temporary folder and try again." % (os.path.dirname(path), error))
@@ -174,13 +111,10 @@ def _read_result(path, expected):
         raise RunFailed("The engine said it finished but its result cannot be read (%s)." % error)
     except PamError as error:
         raise RunFailed("The engine's result is not a valid image (%s)." % error)
-    shape = (image.width, image.height, image.channels, image.bits)
-    if shape != (expected.width, expected.height, expected.channels, expected.bits):
+    if image.shape() != expected.shape():
         raise RunFailed("The engine's result is %dx%d with %d channels at %d bits; the layer needs "
-                        "%dx%d with %d channels at %d bits." % (shape + (
-                            expected.width, expected.height, expected.channels, expected.bits)))
-    data = big_endian_to_native(image.data) if image.bits == 16 else image.data
-    return Pixels(image.width, image.height, image.channels, image.bits, data)
+                        "%dx%d with %d channels at %d bits." % (image.shape() + expected.shape()))
+    return image.in_byte_order(NATIVE)
 
 
 def _preview_every(options):
@@ -211,21 +145,20 @@ class _Run(object):
         content_info = _check_content(host, self.drawable)
         style = self.args.get("style-layer")
         style_info = _check_style(host, style)
-        config = engine_process.load_config(self.config_path)
+        config = load_config(self.config_path)
 
         bits = content_info.bits
         content = host.read_pixels(self.drawable, _channels_for(content_info), bits)
-        if content_info.has_alpha and _alpha_is_all_zero(content):
+        if content.is_fully_transparent():
             raise RunFailed("The active layer \"%s\" is fully transparent: there is nothing to paint."
                             % content_info.name)
         style_pixels = host.read_pixels(style, 4 if style_info.has_alpha else 3, style_info.bits)
-        if style_info.has_alpha and _alpha_is_all_zero(style_pixels):
+        if style_pixels.is_fully_transparent():
             raise RunFailed("The style layer \"%s\" is fully transparent: its colours are hidden, so it "
                             "has no style to give. Choose a visible layer as the style." % style_info.name)
 
         try:
-            self.folder = tempfile.mkdtemp(prefix="%s%d-" % (RUN_FOLDER_PREFIX, os.getpid()),
-                                           dir=self.temp_root)
+            self.folder = run_folder.make_run_folder(self.temp_root)
         except (IOError, OSError) as error:
             raise RunFailed("Cannot create a working folder in the temporary folder %s (%s). Check "
                             "that it exists, is writable and has free space." % (
@@ -240,7 +173,7 @@ class _Run(object):
         host.progress_init("Neural Style Transfer: starting the engine")
         host.undo_group_start(self.image)
         self.undo_open = True
-        self.engine = engine_process.EngineProcess(config, job_path, self.folder).start()
+        self.engine = EngineProcess(config, job_path, self.folder).start()
         done = False
         for event in self.engine.events():
             kind = event["event"]
@@ -253,6 +186,8 @@ class _Run(object):
                 host.progress_set_text(describe_progress(event))
             elif kind == "preview" and live:
                 self._show_preview(content_info, content)
+            elif kind == "error" and event["kind"] == "internal":
+                raise RunFailed(self.engine.with_log(event["message"]))  # a bug: the log has more
             elif kind == "error":
                 raise RunFailed(event["message"])
             elif kind == "done":
@@ -303,7 +238,7 @@ class _Run(object):
             except Exception:  # noqa: BLE001
                 traceback.print_exc()
         if self.folder is not None:
-            engine_process.remove_folder(self.folder)
+            run_folder.remove_folder(self.folder)
 
 
 def _text_of(error):
@@ -314,17 +249,17 @@ def _text_of(error):
 def run(host, image, drawable, args, config_path=None, temp_root=None):
     """Run the filter; returns Result(ok, message, layer). Errors reach the user as messages.
 
-    The GIMP back ends call engine_process.install_exit_handlers() first (the plug-in owns
+    The GIMP back ends call engine_lifetime.install_exit_handlers() first (the plug-in owns
     its process there); tests that run in-process leave the test runner's signals alone.
     """
-    clean_stale_run_folders(temp_root)
+    run_folder.clean_stale_run_folders(temp_root)
     state = _Run(host, image, drawable, args, config_path, temp_root)
     failed = True
     try:
         layer = state.execute()
         failed = False
         return Result(True, layer=layer)
-    except (RunFailed, engine_process.SetupError, HostError) as error:
+    except (RunFailed, SetupError, HostError) as error:
         message = _text_of(error)
     except MemoryError:
         message = ("Out of memory while preparing the layers. Try a smaller layer or close other "

@@ -25,31 +25,37 @@ def _option(name):
     return OPTIONS_BY_NAME[name]
 
 
-def _choice(pdb_name, option_name, label, labels=None):
+def _choice(pdb_name, option_name, label, labels):
     option = _option(option_name)
     return Param(PF_OPTION, pdb_name, label, option.help, default=option.default,
-                 choices=option.choices, choice_labels=labels)
+                 choices=option.choices, choice_labels=labels, option=option_name)
+
+
+def _number(kind, pdb_name, option_name, label, maximum=None):
+    option = _option(option_name)
+    return Param(kind, pdb_name, label, option.help, default=option.default, minimum=option.minimum,
+                 maximum=option.maximum if maximum is None else maximum, option=option_name)
 
 
 def build_spec():
-    steps, size, seed = _option("steps"), _option("size"), _option("seed")
-    style_weight = _option("style_weight")
+    # The one table from dialog (PDB) arguments to engine options: each Param names the
+    # option it sets; options_from_args reads the values back through the same Params.
+    steps, size = _option("steps"), _option("size")
     params = [
         Param(PF_LAYER, "style-layer", "Style layer",
               "The layer whose style is painted onto the active layer; it may be in any open image."),
-        _choice("preset", "preset", "Quality preset",
-                ["Preview (fast)", "Balanced", "Quality (slow)"]),
+        _choice("preset", "preset", "Quality preset", ["Preview (fast)", "Balanced", "Quality (slow)"]),
         Param(PF_INT, "steps", "Steps (0 = preset)",
               steps.help + " 0 lets the preset decide.", default=STEPS_FROM_PRESET,
-              minimum=STEPS_FROM_PRESET, maximum=steps.maximum),
+              minimum=STEPS_FROM_PRESET, maximum=steps.maximum,
+              option="steps", unset=STEPS_FROM_PRESET),
         Param(PF_INT, "size", "Working size (-1 = preset, 0 = layer size)",
               "Longest side of the working resolution in pixels; 0 means the layer's own size, "
               "-1 lets the preset decide. The new layer always has the layer's size.",
-              default=SIZE_FROM_PRESET, minimum=SIZE_FROM_PRESET, maximum=size.maximum),
-        Param(PF_INT, "seed", "Random seed", seed.help, default=seed.default,
-              minimum=seed.minimum, maximum=seed.maximum),
-        Param(PF_FLOAT, "style-weight", "Style strength", style_weight.help,
-              default=style_weight.default, minimum=style_weight.minimum, maximum=1000.0),
+              default=SIZE_FROM_PRESET, minimum=SIZE_FROM_PRESET, maximum=size.maximum,
+              option="size", unset=SIZE_FROM_PRESET),
+        _number(PF_INT, "seed", "seed", "Random seed"),
+        _number(PF_FLOAT, "style-weight", "style_weight", "Style strength", maximum=1000.0),
         _choice("preserve-color", "preserve_color", "Preserve colors",
                 ["No", "Luminance only", "Match histogram"]),
         _choice("init", "init", "Start from", ["Content", "Noise", "Style"]),
@@ -75,17 +81,12 @@ def build_spec():
     )
 
 
-def options_from_args(args):
+def options_from_args(args, spec=None):
     """The engine's options (before validation) for the procedure's argument values."""
-    steps = args.get("steps", STEPS_FROM_PRESET)
-    size = args.get("size", SIZE_FROM_PRESET)
-    return {
-        "preset": args.get("preset"),
-        "steps": None if steps == STEPS_FROM_PRESET else steps,
-        "size": None if size == SIZE_FROM_PRESET else size,
-        "seed": args.get("seed"),
-        "style_weight": args.get("style-weight"),
-        "preserve_color": args.get("preserve-color"),
-        "init": args.get("init"),
-        "device": args.get("device"),
-    }
+    options = {}
+    for param in (spec or build_spec()).params:
+        if param.option is None:
+            continue
+        value = args.get(param.name, param.default)
+        options[param.option] = None if param.unset is not None and value == param.unset else value
+    return options

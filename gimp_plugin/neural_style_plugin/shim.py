@@ -1,24 +1,21 @@
 """The small gimpfu-style API the plug-in logic is written against.
 
-A back end (GIMP 3 via gi, GIMP 2.10 via gimpfu, or the in-memory fake) turns a
-`ProcedureSpec` into a registered procedure and hands the logic a `Host`: progress,
+A back end (GIMP 3 via gi, GIMP 2.10 via gimpfu, or the in-memory fake in tests/plugin)
+turns a `ProcedureSpec` into a registered procedure and hands the logic a `Host`: progress,
 messages, layer pixels, new layers, selection and undo groups. Layers and images are
 opaque handles owned by the back end; the logic only passes them back to the host.
+Pixels travel as protocol.raster.Raster in native byte order.
 Python 2.7 and 3, standard library only.
 """
-
-import array
 
 # Parameter kinds, named as in gimpfu.
 PF_INT = "int"
 PF_FLOAT = "float"
 PF_BOOL = "bool"
-PF_STRING = "string"
 PF_OPTION = "option"  # a choice among fixed strings; the run receives the string
 PF_LAYER = "layer"
-PF_DRAWABLE = "drawable"
 
-PARAM_KINDS = (PF_INT, PF_FLOAT, PF_BOOL, PF_STRING, PF_OPTION, PF_LAYER, PF_DRAWABLE)
+PARAM_KINDS = (PF_INT, PF_FLOAT, PF_BOOL, PF_OPTION, PF_LAYER)
 
 # Image base types and layer kinds the host reports.
 BASE_RGB = "rgb"
@@ -31,10 +28,14 @@ KIND_OTHER = "other"  # a channel, a layer mask: not a layer that can be painted
 
 
 class Param(object):
-    """One procedure argument. `name` is the PDB name (dashes), `label` is for dialogs."""
+    """One procedure argument. `name` is the PDB name (dashes), `label` is for dialogs.
+
+    `option` names the engine option (protocol.options) the argument sets, None for the
+    plug-in's own arguments; the value `unset` (when not None) means "not given".
+    """
 
     def __init__(self, kind, name, label, help, default=None, minimum=None, maximum=None,
-                 choices=None, choice_labels=None):
+                 choices=None, choice_labels=None, option=None, unset=None):
         if kind not in PARAM_KINDS:
             raise ValueError("unknown parameter kind %r" % kind)
         if kind == PF_OPTION and default not in (choices or ()):
@@ -48,6 +49,8 @@ class Param(object):
         self.maximum = maximum
         self.choices = tuple(choices) if choices else None
         self.choice_labels = tuple(choice_labels) if choice_labels else self.choices
+        self.option = option
+        self.unset = unset
 
     @property
     def python_name(self):
@@ -84,7 +87,7 @@ class ProcedureSpec(object):
 class LayerInfo(object):
     """What the logic needs to know about a layer before touching its pixels."""
 
-    def __init__(self, name, width, height, offsets, has_alpha, base_type, kind, bits, image_id):
+    def __init__(self, name, width, height, offsets, has_alpha, base_type, kind, bits):
         self.name = name
         self.width = width
         self.height = height
@@ -93,21 +96,6 @@ class LayerInfo(object):
         self.base_type = base_type  # BASE_RGB, BASE_GREY or BASE_INDEXED (of its image)
         self.kind = kind  # KIND_LAYER, KIND_GROUP, KIND_TEXT, KIND_OTHER
         self.bits = bits  # 8 or 16: the precision the host exchanges pixels in
-        self.image_id = image_id
-
-
-class Pixels(object):
-    """Raw samples row by row, channels interleaved; 16-bit samples in native byte order."""
-
-    def __init__(self, width, height, channels, bits, data):
-        if len(data) != width * height * channels * (bits // 8):
-            raise ValueError("pixel data has %d bytes, expected %d" % (
-                len(data), width * height * channels * (bits // 8)))
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.bits = bits
-        self.data = data
 
 
 class HostError(Exception):
@@ -144,7 +132,7 @@ class Host(object):
         raise NotImplementedError
 
     def read_pixels(self, layer, channels, bits):
-        """The layer's own pixels (width x height) as Pixels with `channels` (1-4) and bits."""
+        """The layer's own pixels (width x height): a native-order Raster of `channels` and bits."""
         raise NotImplementedError
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
@@ -163,9 +151,6 @@ class Host(object):
         raise NotImplementedError
 
     # Image.
-    def image_of(self, layer):
-        raise NotImplementedError
-
     def selection_bounds(self, image):
         """(x1, y1, x2, y2) of the selection, or None when nothing is selected."""
         raise NotImplementedError
@@ -178,42 +163,3 @@ class Host(object):
 
     def flush_displays(self):
         raise NotImplementedError
-
-
-def bytes_to_samples(data, bits):
-    """Samples as a list of ints (16-bit data in native byte order)."""
-    if bits == 8:
-        return list(bytearray(data))
-    samples = array.array("H")
-    if hasattr(samples, "frombytes"):
-        samples.frombytes(bytes(data))
-    else:
-        samples.fromstring(bytes(data))
-    return list(samples)
-
-
-def samples_to_bytes(samples, bits):
-    if bits == 8:
-        return bytes(bytearray(samples))
-    packed = array.array("H", samples)
-    return packed.tobytes() if hasattr(packed, "tobytes") else packed.tostring()
-
-
-def convert_samples(samples, channels, bits, want_channels, want_bits):
-    """Convert interleaved samples between grey/RGB, with/without alpha and 8/16 bits."""
-    maximum, want_max = (1 << bits) - 1, (1 << want_bits) - 1
-    colour, want_colour = (1 if channels <= 2 else 3), (1 if want_channels <= 2 else 3)
-    has_alpha, want_alpha = channels in (2, 4), want_channels in (2, 4)
-    out = []
-    for start in range(0, len(samples), channels):
-        pixel = samples[start:start + channels]
-        values = pixel[:colour]
-        if colour == 1 and want_colour == 3:
-            values = values * 3
-        elif colour == 3 and want_colour == 1:
-            values = [int(round(0.2126 * values[0] + 0.7152 * values[1] + 0.0722 * values[2]))]
-        if want_alpha:
-            values = values + [pixel[-1] if has_alpha else maximum]
-        out.extend(int(round(value * want_max / maximum)) if maximum != want_max else value
-                   for value in values)
-    return out

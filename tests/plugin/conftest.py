@@ -1,8 +1,16 @@
 """Fixtures for the plug-in tests: a fake GIMP, an engine config, a private temp root."""
 
 import pytest
-from neural_style_plugin.backend_fake import FakeGimp
+from fake_host import FakeGimp
 from plugin_helpers import write_config
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    """A private cache folder, so run logs never land in the real ~/.cache."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
 
 
 @pytest.fixture

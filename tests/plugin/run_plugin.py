@@ -3,6 +3,7 @@
 Usage: python run_plugin.py CONFIG TEMP_ROOT. Prints "ok" or the error message.
 """
 
+import gc
 import os
 import sys
 
@@ -10,19 +11,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [HERE, ROOT, os.path.join(ROOT, "gimp_plugin")]
 
-from neural_style_plugin import engine_process  # noqa: E402
-from neural_style_plugin.backend_fake import FakeGimp  # noqa: E402
+from fake_host import FakeGimp  # noqa: E402
+from neural_style_plugin import engine_lifetime  # noqa: E402
 from plugin_helpers import pattern  # noqa: E402
 
 
 def main(config, temp_root):
-    engine_process.install_exit_handlers()  # as the GIMP back ends do
+    engine_lifetime.install_exit_handlers()  # as the GIMP back ends do
     gimp = FakeGimp()
     image = gimp.new_image(8, 8)
     content = image.add_layer("Photo", 8, 8, pattern(8, 8, 3))
     style = image.add_layer("Style", 8, 8, pattern(8, 8, 3, seed=9))
     status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
                                    style_layer=style, steps=3, live_preview=False)
+    del gimp, image, content, style
+    gc.collect()  # finalise what the run left, so unclosed files warn now
     print(message or "ok")
     return 0 if status == "success" else 1
 

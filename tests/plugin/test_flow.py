@@ -7,8 +7,8 @@ import signal
 import threading
 import time
 
+from fake_host import CALLING_ERROR, EXECUTION_ERROR, SUCCESS
 from neural_style_plugin import logic
-from neural_style_plugin.backend_fake import CALLING_ERROR, EXECUTION_ERROR, SUCCESS
 from neural_style_plugin.shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER
 from plugin_helpers import pattern, write_config
 
@@ -145,7 +145,9 @@ def test_engine_crash_names_exit_code_and_last_stderr_line(gimp, config, temp_ro
     status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
                                    style_layer=style, steps=2)
     assert status == EXECUTION_ERROR
-    assert message == "The engine stopped unexpectedly (exit code 3): RuntimeError: simulated crash"
+    first, details = message.split("\n")
+    assert first == "The engine stopped unexpectedly (exit code 3): RuntimeError: simulated crash"
+    assert details.startswith("Details: ") and details.endswith(".log")
     assert len(image.layers) == 3 and os.listdir(temp_root) == []
 
 

@@ -40,3 +40,18 @@ def test_zero_size_means_the_layers_own_size_and_explicit_values_pass_through():
     options = validate_options(options_from_args(args))
     assert (options["steps"], options["size"], options["seed"], options["style_weight"]) == (7, 0, 5, 3.5)
     assert options["scales"] == PRESETS["quality"]["scales"]  # still from the preset
+
+
+def test_one_table_maps_dialog_names_to_options():
+    spec = build_spec()
+    mapping = dict((param.name, param.option) for param in spec.params if param.option)
+    assert mapping == {"preset": "preset", "steps": "steps", "size": "size", "seed": "seed",
+                       "style-weight": "style_weight", "preserve-color": "preserve_color",
+                       "init": "init", "device": "device"}
+    assert all(option in OPTIONS_BY_NAME for option in mapping.values())
+    args = spec.defaults()
+    args.update({"preserve-color": "histogram", "init": "noise", "device": "cpu", "steps": 0, "size": -1})
+    options = options_from_args(args)
+    assert sorted(options) == sorted(mapping.values())
+    assert (options["preserve_color"], options["init"], options["device"]) == ("histogram", "noise", "cpu")
+    assert (options["steps"], options["size"]) == (None, None)  # the preset decides

@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from neural_style_plugin import engine_process, logic
+from neural_style_plugin import engine_process, run_folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -70,14 +70,14 @@ def test_sigterm_stops_engine_and_cleans_up(tmp_path, config, temp_root, monkeyp
 def test_stale_run_folders_of_dead_runs_are_removed(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / ("%s%d-abc" % (logic.RUN_FOLDER_PREFIX, dead.pid))
+    stale = tmp_path / ("%s%d-abc" % (run_folder.RUN_FOLDER_PREFIX, dead.pid))
     stale.mkdir()
     (stale / "content.pam").write_bytes(b"P7\n")
-    mine = tmp_path / ("%s%d-def" % (logic.RUN_FOLDER_PREFIX, os.getpid()))
+    mine = tmp_path / ("%s%d-def" % (run_folder.RUN_FOLDER_PREFIX, os.getpid()))
     mine.mkdir()
     unrelated = tmp_path / "neural-style-gimp-notes"
     unrelated.mkdir()
-    assert logic.clean_stale_run_folders(str(tmp_path)) == [str(stale)]
+    assert run_folder.clean_stale_run_folders(str(tmp_path)) == [str(stale)]
     assert sorted(os.listdir(str(tmp_path))) == sorted([mine.name, unrelated.name])
 
 
@@ -93,4 +93,17 @@ def test_two_runs_at_once_do_not_disturb_each_other(tmp_path, config, temp_root,
                              stdout=subprocess.PIPE) for _ in range(2)]
     outputs = [run.communicate(timeout=60)[0].decode().strip() for run in runs]
     assert outputs == ["ok", "ok"]
+    assert os.listdir(temp_root) == []
+
+
+@pytest.mark.parametrize("mode", ["ok", "error", "crash", "garbage-output"])
+def test_every_pipe_of_the_engine_and_guardian_is_closed(config, temp_root, monkeypatch, mode):
+    # GIMP prints "ResourceWarning: unclosed file" for any pipe left open; here it is an error.
+    monkeypatch.setenv("FAKE_ENGINE_MODE", mode)
+    done = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-X", "dev",
+                           os.path.join(HERE, "run_plugin.py"), config, temp_root],
+                          capture_output=True, timeout=60)
+    stderr = done.stderr.decode("utf-8", "replace")
+    assert "ResourceWarning" not in stderr, stderr
+    assert done.returncode == (0 if mode == "ok" else 1), stderr
     assert os.listdir(temp_root) == []

@@ -5,7 +5,7 @@ import os
 import sys
 
 import pytest
-from neural_style_plugin.backend_fake import EXECUTION_ERROR, SUCCESS
+from fake_host import EXECUTION_ERROR, SUCCESS
 from plugin_helpers import pattern, write_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -3,8 +3,10 @@
 Used as engine_root by the plug-in tests: `python -m core.worker job.json` reads the job,
 emits start/progress/preview/done events and writes the colour-inverted content as the
 result (alpha kept), so tests can check every pixel. FAKE_ENGINE_MODE picks a fault:
-ok, error, crash, hang (honours the stdin watchdog), stubborn (ignores stdin and SIGTERM),
-wrong-size, garbage-output (or the contents of the file FAKE_ENGINE_MODE_FILE names).
+ok, error, internal-error (a bug: traceback on stderr, error event of kind internal), crash,
+hang (honours the stdin watchdog), stubborn (ignores stdin and SIGTERM), wrong-size,
+garbage-output (or the contents of the file FAKE_ENGINE_MODE_FILE names). It always
+starts by printing "stand-in engine: <mode>" on stderr (for the run log).
 FAKE_ENGINE_PIDFILE receives the worker's pid.
 Python 2.7 and 3 (the 2.7 smoke test runs it too).
 """
@@ -68,6 +70,8 @@ def main():
         thread = threading.Thread(target=watchdog)
         thread.daemon = True
         thread.start()
+    sys.stderr.write("stand-in engine: %s\n" % mode)
+    sys.stderr.flush()
     job = read_job(sys.argv[1])
     content = read_pam(job["content"])
     for style in job["styles"]:
@@ -78,6 +82,13 @@ def main():
         sys.stderr.write("Traceback (most recent call last):\nRuntimeError: simulated crash\n")
         sys.stderr.flush()
         os._exit(3)
+    if mode == "internal-error":
+        sys.stderr.write("Traceback (most recent call last):\n  File \"core/optimize.py\", line 1\n"
+                         "ZeroDivisionError: simulated bug\n")
+        sys.stderr.flush()
+        emit("error", message="The engine failed unexpectedly (ZeroDivisionError: simulated bug).",
+             kind="internal")
+        return 1
     if mode == "error":
         emit("error", message="The style image is too small (simulated).", kind="input")
         return 1

@@ -1,34 +1,18 @@
 """An in-memory GIMP for tests: images, layers, selection, undo, progress, messages.
 
-It behaves like the parts of GIMP the plug-in touches and records everything, so the whole
-flow (and every failure) can be checked without GIMP. Python 2.7 and 3, standard library only.
+It is a third back end of the shim, beside GIMP 3's and GIMP 2.10's: it behaves like the
+parts of GIMP the plug-in touches and records everything, so the whole flow (and every
+failure) can be checked without GIMP. It lives in tests/ so it never ships to users.
 """
 
 from __future__ import absolute_import, division
 
 import sys
 
-from . import logic
-from .procedure import build_spec
-from .shim import (
-    BASE_GREY,
-    BASE_INDEXED,
-    BASE_RGB,
-    KIND_GROUP,
-    KIND_LAYER,
-    PF_BOOL,
-    PF_FLOAT,
-    PF_INT,
-    PF_LAYER,
-    PF_OPTION,
-    Host,
-    HostError,
-    LayerInfo,
-    Pixels,
-    bytes_to_samples,
-    convert_samples,
-    samples_to_bytes,
-)
+from neural_style_plugin import logic, shim
+from neural_style_plugin.procedure import build_spec
+
+from protocol.raster import Raster
 
 SUCCESS = "success"
 CALLING_ERROR = "calling-error"
@@ -37,7 +21,7 @@ EXECUTION_ERROR = "execution-error"
 
 class FakeLayer(object):
     def __init__(self, image, name, width, height, channels, offsets=(0, 0), data=None,
-                 kind=KIND_LAYER):
+                 kind=shim.KIND_LAYER):
         self.image = image
         self.name = name
         self.width = width
@@ -58,7 +42,7 @@ class FakeLayer(object):
 
 
 class FakeImage(object):
-    def __init__(self, width, height, base_type=BASE_RGB, bits=8):
+    def __init__(self, width, height, base_type=shim.BASE_RGB, bits=8):
         self.width = width
         self.height = height
         self.base_type = base_type
@@ -71,8 +55,8 @@ class FakeImage(object):
         self.valid = True
 
     def add_layer(self, name, width, height, data=None, offsets=(0, 0), alpha=False,
-                  kind=KIND_LAYER, position=0):
-        channels = (1 if self.base_type == BASE_GREY else 3) + (1 if alpha else 0)
+                  kind=shim.KIND_LAYER, position=0):
+        channels = (1 if self.base_type == shim.BASE_GREY else 3) + (1 if alpha else 0)
         layer = FakeLayer(self, name, width, height, channels, offsets, data, kind)
         self.layers.insert(position, layer)
         return layer
@@ -87,7 +71,7 @@ class FakeImage(object):
                 layer.valid = False
 
 
-class FakeGimp(Host):
+class FakeGimp(shim.Host):
     """The host plus a tiny PDB: register the procedure, then call it like a script would."""
 
     def __init__(self):
@@ -99,7 +83,7 @@ class FakeGimp(Host):
         self.spec = build_spec()
 
     # Test helpers.
-    def new_image(self, width, height, base_type=BASE_RGB, bits=8):
+    def new_image(self, width, height, base_type=shim.BASE_RGB, bits=8):
         image = FakeImage(width, height, base_type, bits)
         self.images.append(image)
         return image
@@ -129,23 +113,23 @@ class FakeGimp(Host):
             return "unknown arguments: %s" % ", ".join(unknown)
         for param in self.spec.params:
             value = values[param.name]
-            if param.kind == PF_INT and (isinstance(value, bool) or not isinstance(value, int)):
+            if param.kind == shim.PF_INT and (isinstance(value, bool) or not isinstance(value, int)):
                 return "%s must be an integer" % param.name
-            if param.kind == PF_FLOAT and not isinstance(value, (int, float)):
+            if param.kind == shim.PF_FLOAT and not isinstance(value, (int, float)):
                 return "%s must be a number" % param.name
-            if param.kind in (PF_INT, PF_FLOAT) and not param.minimum <= value <= param.maximum:
+            if param.kind in (shim.PF_INT, shim.PF_FLOAT) and not param.minimum <= value <= param.maximum:
                 return "%s is out of range" % param.name
-            if param.kind == PF_OPTION and value not in param.choices:
+            if param.kind == shim.PF_OPTION and value not in param.choices:
                 return "%s must be one of %s" % (param.name, ", ".join(param.choices))
-            if param.kind == PF_BOOL and not isinstance(value, bool):
+            if param.kind == shim.PF_BOOL and not isinstance(value, bool):
                 return "%s must be a boolean" % param.name
-            if param.kind == PF_LAYER and value is not None and not isinstance(value, FakeLayer):
+            if param.kind == shim.PF_LAYER and value is not None and not isinstance(value, FakeLayer):
                 return "%s must be a layer" % param.name
         return None
 
     def _maybe_fail(self, name):
         if self.fail_on == name:
-            raise HostError("GIMP refused %s (simulated)." % name)
+            raise shim.HostError("GIMP refused %s (simulated)." % name)
 
     # Host: progress and messages.
     def progress_init(self, text):
@@ -167,22 +151,20 @@ class FakeGimp(Host):
 
     def layer_info(self, layer):
         image = layer.image
-        return LayerInfo(layer.name, layer.width, layer.height, layer.offsets, layer.has_alpha,
-                         image.base_type, layer.kind, image.bits, id(image))
+        return shim.LayerInfo(layer.name, layer.width, layer.height, layer.offsets, layer.has_alpha,
+                         image.base_type, layer.kind, image.bits)
 
     def read_pixels(self, layer, channels, bits):
         self._maybe_fail("read_pixels")
-        if layer.kind == KIND_GROUP:
-            raise HostError("a layer group has no pixels of its own")
-        samples = bytes_to_samples(layer.data, layer.image.bits)
-        if (channels, bits) != (layer.channels, layer.image.bits):
-            samples = convert_samples(samples, layer.channels, layer.image.bits, channels, bits)
-        return Pixels(layer.width, layer.height, channels, bits, samples_to_bytes(samples, bits))
+        if layer.kind == shim.KIND_GROUP:
+            raise shim.HostError("a layer group has no pixels of its own")
+        own = Raster(layer.width, layer.height, layer.channels, layer.image.bits, layer.data)
+        return own.converted(channels, bits)
 
     def insert_layer_above(self, image, above, name, pixels, offsets):
         self._maybe_fail("insert_layer_above")
         if pixels.bits != image.bits:
-            raise HostError("pixels at %d bits for an image at %d bits" % (pixels.bits, image.bits))
+            raise shim.HostError("pixels at %d bits for an image at %d bits" % (pixels.bits, image.bits))
         layer = FakeLayer(image, name, pixels.width, pixels.height, pixels.channels, offsets,
                           pixels.data)
         image.layers.insert(image.layers.index(above), layer)
@@ -192,7 +174,7 @@ class FakeGimp(Host):
     def write_pixels(self, layer, pixels):
         if (pixels.width, pixels.height, pixels.channels, pixels.bits) != (
                 layer.width, layer.height, layer.channels, layer.image.bits):
-            raise HostError("pixels do not fit the layer")
+            raise shim.HostError("pixels do not fit the layer")
         layer.data = bytes(pixels.data)
 
     def remove_layer(self, image, layer):
@@ -211,9 +193,6 @@ class FakeGimp(Host):
         layer.mask = bytes(mask)
 
     # Host: image.
-    def image_of(self, layer):
-        return layer.image
-
     def selection_bounds(self, image):
         return image.selection
 
@@ -242,5 +221,4 @@ class FakeGimp(Host):
         self.flushes += 1
 
 
-__all__ = ["FakeGimp", "FakeImage", "FakeLayer", "BASE_RGB", "BASE_GREY",
-           "BASE_INDEXED", "SUCCESS", "CALLING_ERROR", "EXECUTION_ERROR"]
+__all__ = ["FakeGimp", "FakeImage", "FakeLayer", "SUCCESS", "CALLING_ERROR", "EXECUTION_ERROR"]
