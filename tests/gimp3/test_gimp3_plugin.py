@@ -167,7 +167,7 @@ def test_engine_failure_returns_an_error_and_leaves_the_image_alone(failure_run)
 
 
 @pytest.mark.parametrize("which", ["plugin_run", "failure_run"])
-def test_the_plugin_process_exits_after_each_call(which, request):
+def test_the_plugin_process_exits_after_each_call(which, request, gimp3):
     """GIMP 3.2 names plug-in processes that outlive their call ("Zombie plug-in")."""
     run = request.getfixturevalue(which)
     zombies = [line for line in run.output.splitlines()
