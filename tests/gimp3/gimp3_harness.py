@@ -1,9 +1,10 @@
-"""Run the real GIMP 3 headless in a cached Debian 13 (trixie) chroot.
+"""Run the real GIMP 3.0 and 3.2 headless in cached Debian chroots.
 
-The host runs Debian 12, whose GIMP is 2.10 without Python. Debian 13 has GIMP 3.0 with
-Python 3 plug-ins, so the harness builds a trixie chroot once (debootstrap, then GIMP and
-its Python bindings with apt inside it), caches it under ~/.cache/neural-style-gimp/ and
-runs `gimp-console-3.0` in it.
+The host runs Debian 12, whose GIMP is 2.10 without Python. Debian 13 (trixie) has GIMP
+3.0 and Debian sid has GIMP 3.2, both with Python 3 plug-ins, so the harness builds one
+chroot per GIMP series once (debootstrap, then GIMP and its Python bindings with apt
+inside it), caches them under ~/.cache/neural-style-gimp/ and runs the GIMP binaries it
+finds in them (`gimp-console-3.0`, `gimp-console-3.2`, ...).
 
 Every GIMP run happens inside its own mount and PID namespace (`unshare`): /proc and the
 bind mounts that make the checkout and the engine's Python visible at the same paths exist
@@ -31,9 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neural-style-gimp"
-CHROOT_NAME = "trixie-gimp3"
 READY_MARKER = ".neural-style-ready"
-SUITE = "trixie"
 PACKAGES = ("gimp", "python3-gi", "gir1.2-gimp-3.0")
 # For GUI runs (the undo test presses Ctrl+Z; the dialog screenshot): a virtual X server,
 # window listing, key presses, capture. Caches built before these were added get them
@@ -42,9 +41,34 @@ GUI_PACKAGES = ("xvfb", "xauth", "x11-utils", "x11-apps", "netpbm", "xdotool")
 GUI_PROGRAMS = ("usr/bin/Xvfb", "usr/bin/xwininfo", "usr/bin/xwd", "usr/bin/pnmtopng", "usr/bin/xdotool")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 RESULT_PREFIX = "NSGIMP3-RESULT "
+# Documentation, manual pages and translations are not needed to run GIMP in the C
+# locale; leaving them out keeps each chroot ~200 MB smaller.
+DPKG_SLIM = ("path-exclude=/usr/share/doc/*\npath-exclude=/usr/share/man/*\n"
+             "path-exclude=/usr/share/info/*\npath-exclude=/usr/share/locale/*\n")
+
+
+@dataclass(frozen=True)
+class GimpRelease:
+    """One GIMP 3 series and the Debian suite whose chroot carries it."""
+
+    series: str  # "3.0": the -3.x suffix of GIMP's binaries
+    suite: str
+    chroot_name: str
+    apt_conf: str = ""  # written to the chroot's /etc/apt/apt.conf.d/ before apt runs
+
+
+RELEASES = {
+    "3.0": GimpRelease("3.0", "trixie", "trixie-gimp3"),
+    # The mirror's sid Release files are past their Valid-Until date; apt refuses them
+    # unless told not to check it (debootstrap does not check it).
+    "3.2": GimpRelease("3.2", "sid", "sid-gimp32", 'Acquire::Check-Valid-Until "false";\n'),
+}
+SERIES = tuple(RELEASES)
+
 # Where install.py puts the plug-in's configuration inside a GIMP 3 plug-ins folder.
 CONFIG_RELPATH = "neural_style_transfer/neural_style_config.json"
 
+CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Host directories that must never be bind-mounted over the chroot's own copies.
 _SYSTEM_DIRS = {"/", "/usr", "/usr/local", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/var",
                 "/tmp", "/proc", "/sys", "/dev", "/root", "/home", "/opt", "/run"}
@@ -119,14 +143,14 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def _check_registry(mirror: str) -> None:
-    url = "%s/dists/%s/Release" % (mirror.rstrip("/"), SUITE)
+def _check_registry(mirror: str, release: GimpRelease) -> None:
+    url = "%s/dists/%s/Release" % (mirror.rstrip("/"), release.suite)
     try:
         with urllib.request.urlopen(url, timeout=30) as reply:
             reply.read(64)
     except OSError as error:
-        raise Unavailable("the GIMP 3 chroot is not built yet and the Debian package registry "
-                          "is not reachable (%s: %s)" % (url, error))
+        raise Unavailable("the GIMP %s chroot is not built yet and the Debian package registry "
+                          "is not reachable (%s: %s)" % (release.series, url, error))
 
 
 def _run_logged(command: list[str], log: Path, timeout: float) -> None:
@@ -180,6 +204,8 @@ def check_host() -> None:
 
 @contextlib.contextmanager
 def _cache_lock():
+    """One lock for every chroot: builds run one after the other (each is disk and
+    network heavy), and no pytest reads a chroot while another adds packages to it."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(CACHE_DIR / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -189,61 +215,93 @@ def _cache_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_chroot() -> Path:
-    """The ready chroot: reuse the cached one, or build it (a few minutes, ~1.2 GB)."""
+def release_of(series: str) -> GimpRelease:
+    try:
+        return RELEASES[series]
+    except KeyError:
+        raise HarnessError("no chroot is known for GIMP %s (known: %s)" % (series, ", ".join(SERIES)))
+
+
+def ensure_chroot(series: str = "3.0") -> Path:
+    """The ready chroot for a GIMP series: reuse the cached one, or build it (a few
+    minutes and about 1 GB each)."""
+    release = release_of(series)
     check_host()
-    root = CACHE_DIR / CHROOT_NAME
+    root = CACHE_DIR / release.chroot_name
     if (root / READY_MARKER).exists():
         return root
     with _cache_lock():  # another pytest may be building it right now
         if (root / READY_MARKER).exists():
             return root
-        _build_chroot(root)
+        _build_chroot(root, release)
     return root
 
 
-def _build_chroot(root: Path) -> None:
-    log = CACHE_DIR / "build.log"
+def _apt_install(packages: tuple[str, ...]) -> str:
+    return ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+            "--no-install-recommends " + " ".join(packages) + " && apt-get clean")
+
+
+def _build_chroot(root: Path, release: GimpRelease) -> None:
+    log = CACHE_DIR / ("build-%s.log" % release.chroot_name)
     log.write_text("")
     _ensure_debootstrap(log)
     mirror = debian_mirror()
-    _check_registry(mirror)
-    building = Path(tempfile.mkdtemp(prefix=CHROOT_NAME + ".building-", dir=CACHE_DIR))
-    _log("building the GIMP 3 chroot in %s (log: %s); this takes a few minutes" % (building, log))
+    _check_registry(mirror, release)
+    building = Path(tempfile.mkdtemp(prefix=release.chroot_name + ".building-", dir=CACHE_DIR))
+    building.chmod(0o755)  # a root file system: programs that drop root (mandb) must read it
+    _log("building the GIMP %s chroot in %s (log: %s); this takes a few minutes"
+         % (release.series, building, log))
     try:
-        _run_logged(["debootstrap", "--variant=minbase", SUITE, str(building), mirror], log, 1800)
+        _run_logged(["debootstrap", "--variant=minbase", release.suite, str(building), mirror], log, 1800)
         shutil.copy("/etc/resolv.conf", building / "etc" / "resolv.conf")
+        (building / "etc" / "dpkg" / "dpkg.cfg.d" / "01-neural-style-slim").write_text(DPKG_SLIM)
+        if release.apt_conf:
+            (building / "etc" / "apt" / "apt.conf.d" / "99neural-style").write_text(release.apt_conf)
         # GIMP goes in with apt inside the chroot, not debootstrap --include: minbase's
         # dependency resolution leaves dconf/gtk unconfigured.
-        install = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                   "--no-install-recommends " + " ".join(PACKAGES + GUI_PACKAGES) + " && apt-get clean")
-        _run_logged(_namespace_command(building, [], install), log, 1800)
-        _run_logged(_namespace_command(building, [], "gimp-console-3.0 --version"), log, 120)
+        _run_logged(_namespace_command(building, [], _apt_install(PACKAGES + GUI_PACKAGES)), log, 1800)
+        console = gimp_binary(building, "gimp-console")
+        if not console.endswith("-" + release.series):
+            raise HarnessError("Debian %s now carries %s, not GIMP %s; the harness's table of "
+                               "releases needs updating" % (release.suite, console, release.series))
+        _run_logged(_namespace_command(building, [], "%s --version" % console), log, 120)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        (building / READY_MARKER).write_text("built %s from %s\n" % (stamp, mirror))
+        (building / READY_MARKER).write_text("built %s from %s %s\n" % (stamp, mirror, release.suite))
         if root.exists():  # a stale, unfinished tree from an older build
             safe_rmtree(root)
         building.rename(root)
     except BaseException:
         safe_rmtree(building)
         raise
-    _log("the GIMP 3 chroot is ready at %s" % root)
+    _log("the GIMP %s chroot is ready at %s" % (release.series, root))
 
 
-def ensure_gui_tools(root: Path) -> None:
-    """Add Xvfb and screen-capture tools to the cached chroot (once; needs the registry)."""
+def gimp_binary(root: Path, stem: str) -> str:
+    """GIMP's versioned binary in a chroot, found by pattern: `gimp-console-3.0` in
+    trixie, `gimp-console-3.2` in sid (which has no -3.0 one). Highest series wins."""
+    found = []
+    for path in (root / "usr" / "bin").glob(stem + "-3.*"):
+        suffix = path.name[len(stem) + 3:]
+        if suffix.isdigit():
+            found.append((int(suffix), path.name))
+    if not found:
+        raise HarnessError("no %s-3.* binary in %s/usr/bin" % (stem, root))
+    return max(found)[1]
+
+
+def ensure_gui_tools(root: Path, series: str = "3.0") -> None:
+    """Add Xvfb and screen-capture tools to a cached chroot (once; needs the registry)."""
     if all((root / program).exists() for program in GUI_PROGRAMS):
         return
     with _cache_lock():
         if all((root / program).exists() for program in GUI_PROGRAMS):
             return
-        _check_registry(debian_mirror())
-        log = CACHE_DIR / "gui-tools.log"
+        _check_registry(debian_mirror(), release_of(series))
+        log = CACHE_DIR / ("gui-tools-%s.log" % release_of(series).chroot_name)
         log.write_text("")
         _log("installing %s into the chroot (log: %s)" % (" ".join(GUI_PACKAGES), log))
-        install = ("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                   "--no-install-recommends " + " ".join(GUI_PACKAGES) + " && apt-get clean")
-        _run_logged(_namespace_command(root, [], install), log, 1200)
+        _run_logged(_namespace_command(root, [], _apt_install(GUI_PACKAGES)), log, 1200)
 
 
 # --------------------------------------------------------------------------- running
@@ -260,7 +318,11 @@ def _namespace_command(root: Path, binds: list[Path], inner: str) -> list[str]:
     for path in binds:
         target = root / str(path).lstrip("/")
         steps.append("mount --bind %s %s" % (shlex.quote(str(path)), shlex.quote(str(target))))
-    steps.append("exec chroot %s /bin/sh -c %s" % (shlex.quote(str(root)), shlex.quote(inner)))
+    # A clean environment: host variables must not reach GIMP. A PATH that starts with the
+    # engine's (bind-mounted) Python, as pyenv's shims set it, would make GIMP run its own
+    # Python plug-ins, python-eval included, with that Python, which has no `gi`.
+    steps.append("exec env -i PATH=%s chroot %s /bin/sh -c %s"
+                 % (CHROOT_PATH, shlex.quote(str(root)), shlex.quote(inner)))
     return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
             "/bin/sh", "-c", "; ".join(steps)]
 
@@ -319,13 +381,16 @@ def decode_bytes(text: str) -> bytes:
 
 
 class Gimp3:
-    """A ready chroot plus the host paths GIMP must see in it."""
+    """A ready chroot for one GIMP series plus the host paths GIMP must see in it."""
 
-    def __init__(self, root: Path, checkout: Path, engine_python: Path):
+    def __init__(self, root: Path, checkout: Path, engine_python: Path, series: str = "3.0"):
         self.root = root
+        self.series = series
         self.checkout = checkout
         self.engine_python = engine_python
         self.binds = engine_paths(engine_python, checkout)
+        self.console = gimp_binary(root, "gimp-console")  # headless
+        self.gui = gimp_binary(root, "gimp")
         for path in self.binds:
             (root / str(path).lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -386,17 +451,20 @@ class Gimp3:
         return run
 
     def run_batch(self, script: str, workdir: str, timeout: float = 300, fonts: bool = False) -> GimpRun:
-        """Run a Python script (a path inside the chroot) in gimp-console-3.0's python-fu-eval.
+        """Run a Python script (a path inside the chroot) in gimp-console's python-fu-eval.
 
         The profile is `workdir`/profile, so plug-ins installed there are the only user ones.
         Fonts are not loaded (-f: a faster start) unless `fonts` is set (text layers need them).
         """
         batch = "exec(open(%r).read())" % script
         # TMPDIR per run: the plug-in's run folders land where a test can look for leftovers.
+        # GIMP is not exec'd: as PID 1 of the namespace, GIMP 3.2 reports plug-ins that
+        # exited normally as "Zombie plug-in ... never exited"; the shell stays PID 1.
         inner = ("export HOME={w}/home GIMP3_DIRECTORY={w}/profile TMPDIR={w}/tmp "
                  "LANG=C.UTF-8 LC_ALL=C.UTF-8; mkdir -p \"$HOME\" \"$GIMP3_DIRECTORY\" \"$TMPDIR\"; "
-                 "exec gimp-console-3.0 {flags} --batch-interpreter=python-fu-eval -b {b} --quit"
-                 ).format(w=shlex.quote(workdir), b=shlex.quote(batch), flags="-id" if fonts else "-idf")
+                 "{gimp} {flags} --batch-interpreter=python-fu-eval -b {b} --quit; exit $?"
+                 ).format(w=shlex.quote(workdir), b=shlex.quote(batch), gimp=self.console,
+                          flags="-id" if fonts else "-idf")
         run = self.shell(inner, timeout)
         run.workdir = workdir
         return run
@@ -419,7 +487,7 @@ class Gimp3:
         return self.run_batch(script, workdir, timeout, fonts=fonts)
 
     def run_gui(self, script: str, workdir: str, driver: str, timeout: float = 300) -> GimpRun:
-        """Run the GIMP GUI (gimp-3.0) on a private Xvfb screen with a batch script, while
+        """Run the GIMP GUI (gimp-3.x) on a private Xvfb screen with a batch script, while
         the shell snippet `driver` works the screen (xwininfo, xwd, xdotool); GIMP is then
         closed. GIMP's own output goes to <workdir>/gimp.log and is appended to the run's."""
         batch = "exec(open(%r).read())" % script
@@ -431,12 +499,12 @@ rm -f {w}/display
 Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp 3>{w}/display >{w}/xvfb.log 2>&1 &
 for i in $(seq 1 100); do [ -s {w}/display ] && break; sleep 0.1; done
 export DISPLAY=:$(cat {w}/display)
-gimp-3.0 -df --batch-interpreter=python-fu-eval -b {b} >{w}/gimp.log 2>&1 &
+{gimp} -df --batch-interpreter=python-fu-eval -b {b} >{w}/gimp.log 2>&1 &
 GIMP_PID=$!
 {driver}
 kill $GIMP_PID 2>/dev/null; sleep 1; kill -9 $GIMP_PID 2>/dev/null
 echo "----- GIMP output -----"; cat {w}/gimp.log
-""".format(w=shlex.quote(workdir), b=shlex.quote(batch), driver=driver)
+""".format(w=shlex.quote(workdir), b=shlex.quote(batch), driver=driver, gimp=self.gui)
         run = self.shell(inner, timeout)
         run.workdir = workdir
         return run

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Screenshot of the plug-in's dialog in the real GIMP 3 (GUI, on Xvfb, in the chroot).
 
-    .venv/bin/python tests/gimp3/screenshot_dialog.py [--out docs/screenshots/dialog.png]
+    .venv/bin/python tests/gimp3/screenshot_dialog.py [--out docs/screenshots/dialog.png] [--gimp 3.0]
 
-Needs root and the GIMP 3 chroot the real-GIMP tests use (built if missing). The first
+Needs root and the GIMP 3 chroot the real-GIMP tests use (built if missing). The clicks
+that pick the style layer are placed for GIMP 3.0's dialog; 3.2 draws it taller. The first
 run also installs Xvfb and capture tools into the cached chroot (GUI_PACKAGES in
 gimp3_harness.py; a few MB, from the Debian registry). Not part of the test suite.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gimp3_harness import Gimp3, ensure_chroot, ensure_gui_tools  # noqa: E402
+from gimp3_harness import SERIES, Gimp3, ensure_chroot, ensure_gui_tools  # noqa: E402
 
 CHECKOUT = HERE.parents[1]
 
@@ -55,11 +56,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(CHECKOUT / "docs" / "screenshots" / "dialog.png"))
     parser.add_argument("--screen", help="also save the whole screen here")
+    parser.add_argument("--gimp", choices=SERIES, default="3.0", help="GIMP series (default: 3.0)")
     args = parser.parse_args()
-    root = ensure_chroot()
-    ensure_gui_tools(root)
+    root = ensure_chroot(args.gimp)
+    ensure_gui_tools(root, args.gimp)
     python = CHECKOUT / ".venv" / "bin" / "python"
-    gimp = Gimp3(root, CHECKOUT, python if python.exists() else Path(sys.executable))
+    gimp = Gimp3(root, CHECKOUT, python if python.exists() else Path(sys.executable), args.gimp)
     workdir = gimp.make_workdir()
     try:
         gimp.install_plugin(workdir)

@@ -1,6 +1,6 @@
 """Undo in the real GIMP 3 GUI: one Ctrl+Z removes the plug-in's whole result.
 
-GIMP 3.0's PDB can open and close undo groups but has no procedure that performs an undo,
+GIMP 3's PDB can open and close undo groups but has no procedure that performs an undo,
 so a batch script cannot undo. Here GIMP runs with its GUI on a private Xvfb screen and
 xdotool presses Ctrl+Z in the image window, as a user would.
 """
@@ -29,7 +29,7 @@ for i in $(seq 1 240); do grep -q '"case": "undo"' {w}/gimp.log && break; sleep 
 @pytest.fixture(scope="module")
 def gui(gimp3):
     try:
-        ensure_gui_tools(gimp3.root)
+        ensure_gui_tools(gimp3.root, gimp3.series)
     except (Unavailable, HarnessError) as reason:
         unavailable("the GUI tools (Xvfb, xdotool) are not in the chroot and could not be added: %s"
                     % reason)

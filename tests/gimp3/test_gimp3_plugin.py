@@ -167,6 +167,15 @@ def test_engine_failure_returns_an_error_and_leaves_the_image_alone(failure_run)
 
 
 @pytest.mark.parametrize("which", ["plugin_run", "failure_run"])
+def test_the_plugin_process_exits_after_each_call(which, request, gimp3):
+    """GIMP 3.2 names plug-in processes that outlive their call ("Zombie plug-in")."""
+    run = request.getfixturevalue(which)
+    zombies = [line for line in run.output.splitlines()
+               if "Zombie plug-in" in line and "neural_style_transfer" in line]
+    assert not zombies, run.report()
+
+
+@pytest.mark.parametrize("which", ["plugin_run", "failure_run"])
 def test_no_run_folder_is_left_behind(which, request, gimp3):
     run = request.getfixturevalue(which)
     leftovers = [entry.name for entry in gimp3.host_path(run.workdir + "/tmp").iterdir()

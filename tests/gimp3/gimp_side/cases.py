@@ -1,4 +1,4 @@
-# GIMP-side half of the real GIMP 3 tests. Runs inside gimp-console-3.0's python-fu-eval,
+# GIMP-side half of the real GIMP 3 tests. Runs inside gimp-console-3.x's python-fu-eval,
 # which provides Gimp, Gegl, GLib, GObject, Gio and Babl; the harness defines PARAMS before
 # executing this file. Each case builds its images, calls the installed plug-in like a
 # script would, and prints what it observed as one JSON line; the pytest side asserts.
@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import math
+import os
 import struct
 import sys
 import tempfile
@@ -250,7 +251,8 @@ def case_probe():
     offsets = layer.get_offsets()
     return {"gimp_version": Gimp.version(), "offsets": [offsets[1], offsets[2]],
             "round_trip": back == struct.pack("<%dH" % len(samples), *samples),
-            "python": sys.version.split()[0], "tempdir": tempfile.gettempdir()}
+            "python": sys.version.split()[0], "tempdir": tempfile.gettempdir(),
+            "gimp_pid": os.getppid()}  # this script runs in python-eval, GIMP's child
 
 
 def case_sleep():
