@@ -223,7 +223,11 @@ class EngineServer(object):
                 self.url, self.read_timeout))
         except (socket.error, httplib.HTTPException) as error:
             connection.close()
-            raise self._gone(error, "while the job was being sent")
+            hint = "Check that it is still running (`%s`)" % START_COMMAND
+            if self.scheme == "http":
+                hint = "If the server uses TLS, its address starts with https://; otherwise c" + hint[1:]
+            raise ServerGone("The neural-style server at %s closed the connection without answering (%s); "
+                             "nothing was changed. %s." % (self.url, _short(error), hint))
         return connection, response, sock
 
     # -- plain words ----------------------------------------------------------------------

@@ -27,7 +27,8 @@ QUICK = {"preset": "preview", "steps": 3, "device": "cpu"}
 
 
 class RunningServer:
-    def __init__(self, process: subprocess.Popen, url: str, home: str, log_path: str) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, home: str, log_path: str, banner: str) -> None:
+        self.banner = banner  # what it printed up to the line saying where it listens
         self.process = process
         self.url = url
         self.home = home
@@ -81,7 +82,8 @@ def start_server(tmp_path, *arguments: str, timeout: float = 120) -> RunningServ
         seen.append(line)
         found = LISTENING.search(line)
         if found:
-            return RunningServer(process, "%s://127.0.0.1:%s" % found.groups(), str(home), log_path)
+            return RunningServer(process, "%s://127.0.0.1:%s" % found.groups(), str(home), log_path,
+                                 "".join(seen))
     process.kill()
     process.wait()
     with open(log_path) as handle:
