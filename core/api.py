@@ -32,7 +32,7 @@ from core.device import configure_cpu_threads, describe_device, resolve_device
 from core.errors import EngineError, InputError, OptionsError
 from core.optimize import Callbacks, Engine, Settings, is_out_of_memory, out_of_memory, resize
 from core.picture import Picture
-from core.vgg import build_network
+from core.vgg import VGGFeatures, build_network
 from protocol.options import OptionError, validate_options
 
 MIN_WORKING_SIDE = 32
@@ -84,13 +84,17 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
             progress: Callable[[dict], None] | None = None,
             preview: Callable[[Picture, int], None] | None = None,
             preview_every: int = 0,
-            should_stop: Callable[[], bool] | None = None) -> Picture:
+            should_stop: Callable[[], bool] | None = None,
+            network_factory: Callable[[str, Sequence[str], torch.device], VGGFeatures] | None = None,
+            ) -> Picture:
     """Paint `content` in the style of `styles` (Gatys, Ecker, Bethge); see the module doc.
 
     mask: float32 H x W at the content's size, 1 where the picture may change; pixels
     outside it keep the content (also during optimisation, via a masked gradient).
     preview(picture, step) is called every preview_every steps with the result so far at
     the content's size. should_stop() is checked at every step; True raises Cancelled.
+    network_factory(weights, layers, device) gives the VGG-19 network (default: build a new
+    one); the engine server passes a cache so a warm server does not rebuild it per job.
     Raises EngineError subclasses with plain-words messages.
     """
     try:
@@ -133,7 +137,7 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
         source = content_rgb
 
     settings = Settings.from_options(opts)
-    network = build_network(opts["weights"], settings.layers, device)
+    network = (network_factory or build_network)(opts["weights"], settings.layers, device)
     engine = Engine(network, device, settings, Callbacks(
         progress=progress, should_stop=should_stop, preview_every=preview_every,
         preview=None if preview is None else (lambda pixels, step: preview(finish(pixels), step))))

@@ -220,6 +220,10 @@ def _refuse_overwriting_inputs(arguments: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "serve":  # the engine server has its own command line
+        from core.server.main import main as serve_main
+
+        return serve_main(argv[1:])
     verbose = "--verbose" in argv
     try:
         arguments, options = parse_arguments(argv)

@@ -1,0 +1,156 @@
+"""One job: decoded from memory, painted in a worker thread, reported as event lines.
+
+The thread hands every line to the event loop (call_soon_threadsafe); the response
+handler sends them. Nothing touches the disk: pictures arrive and leave as PAM bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from core.errors import Cancelled, EngineError
+from core.event_writer import EventWriter
+from core.imageio import check_paintable, picture_from_samples
+from core.picture import Picture
+from core.server.network import cached_network
+from core.server.stream_events import END, Line, LineSink, done_line, preview_line, queued_line
+from core.server.upload import JobRequest
+from protocol import pam
+
+log = logging.getLogger("neural-style.server")
+
+
+def picture_from_pam(blob: bytes | bytearray) -> Picture:
+    image = pam.decode_pam(blob)
+    dtype = np.uint8 if image.bits == 8 else np.dtype(">u2")
+    samples = np.frombuffer(image.data, dtype=dtype).reshape(image.height, image.width, image.channels)
+    return picture_from_samples(samples.astype(np.uint8 if image.bits == 8 else np.uint16), image.bits)
+
+
+def mask_from_picture(picture: Picture) -> np.ndarray:
+    """As core.imageio.load_mask: grey (or luminance) times alpha, 1 where the content may change."""
+    rgb = picture.rgb
+    if picture.grey:
+        mask = rgb[:, :, 0].astype(np.float32)
+    else:
+        mask = (rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).astype(np.float32)
+    if picture.alpha is not None:
+        mask = mask * (picture.alpha.astype(np.float32) / np.float32((1 << picture.bits) - 1))
+    return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Job:
+    """A job's state, shared by the event loop (queue, response) and its worker thread."""
+
+    def __init__(self, request: JobRequest, loop: asyncio.AbstractEventLoop, device: str) -> None:
+        self.id = secrets.token_hex(8)
+        self.request: JobRequest | None = request
+        self.device = device  # what the option device "auto" means on this server
+        self.lines: asyncio.Queue[Line] = asyncio.Queue()
+        self._loop = loop
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._preview_unsent = threading.Event()
+        self.ended = False
+        self._position = -1
+
+    # -- either thread --------------------------------------------------------------------
+    def deliver(self, line: Line) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self.lines.put_nowait, line)
+        except RuntimeError:  # the loop is closed: the server is gone, nobody is listening
+            pass
+
+    def stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- event loop -----------------------------------------------------------------------
+    def announce(self, position: int) -> None:
+        """Tell the client its place in the queue, when it has changed."""
+        if position != self._position:
+            self._position = position
+            self.deliver(queued_line(self.id, position))
+
+    def end_unstarted(self, reason: str) -> None:
+        """Finish a job that never ran (cancelled while waiting, or the server stopping)."""
+        self.stop(reason)
+        self.ended = True
+        self.request = None
+        writer = EventWriter(LineSink(self.deliver))
+        writer.write("error", kind="cancelled",
+                     message="The job was cancelled before it started: %s." % reason)
+        self.deliver(END)
+
+    def preview_sent(self) -> None:
+        self._preview_unsent.clear()
+
+    # -- worker thread --------------------------------------------------------------------
+    def run(self) -> None:
+        """Paint, and send every outcome as an event; the last line is always END."""
+        writer = EventWriter(LineSink(self.deliver))
+        started = time.monotonic()
+        try:
+            if self.stopping():
+                raise Cancelled("stopped before it started")
+            result = self._paint(writer)
+            self.deliver(done_line(result, time.monotonic() - started))
+        except Cancelled as error:
+            writer.write("error", kind="cancelled", message="The job stopped because %s; nothing was made."
+                         % (self._stop_reason or error))
+        except EngineError as error:
+            writer.write("error", message=_one_line(str(error)), kind=error.kind)
+        except MemoryError:
+            writer.write("error", kind="memory",
+                         message="The server ran out of memory for this job; choose a smaller size.")
+        except Exception as error:  # a bug: plain words for the client, the details in the server's log
+            log.exception("job %s failed", self.id)
+            writer.write("error", kind="internal", message=_one_line(
+                "The engine failed unexpectedly (%s: %s). Details are in the server's log." % (
+                    type(error).__name__, str(error)[:200])))
+        finally:
+            self.ended = True
+            self.request = None  # the pictures can go as soon as the job has
+            self.deliver(END)
+
+    def _paint(self, writer: EventWriter) -> Picture:
+        from core.api import stylize
+
+        request = self.request
+        assert request is not None and request.content is not None
+        content = picture_from_pam(request.content.data)
+        check_paintable(content, "The content picture")
+        styles = [picture_from_pam(style.data) for style in request.styles]
+        for style in styles:
+            check_paintable(style, "The style picture", "style")
+        mask = mask_from_picture(picture_from_pam(request.mask.data)) if request.mask else None
+        options: dict[str, Any] = dict(request.options)
+        if options["device"] == "auto":
+            options["device"] = self.device
+        every = request.preview_every
+        return stylize(content, styles, options, mask=mask, progress=writer.forward,
+                       preview=self._preview if every else None, preview_every=every,
+                       should_stop=self.stopping, network_factory=cached_network)
+
+    def _preview(self, picture: Picture, step: int) -> None:
+        # A client that has not taken the last preview yet gets no new one: the previews of
+        # a slow client must not pile up in the server's memory.
+        if self._preview_unsent.is_set():
+            return
+        self._preview_unsent.set()
+        self.deliver(preview_line(picture, step))
