@@ -547,18 +547,27 @@ def _write_failure(path: object, error: OSError) -> InputError:
 
 
 def write_atomically(path: str | os.PathLike[str], pieces: Iterable[bytes]) -> None:
-    """Write the pieces to a temporary file beside path, then rename it to path."""
+    """Write the pieces to a temporary file beside path, then rename it to path.
+
+    The temporary is created, and later renamed into place, while holding the lock and only
+    if the process is not stopping: once remove_partial_files() has returned, no temporary
+    can appear and no rename can land (the stopping thread ends the process with os._exit,
+    so this function's own clean-up may never run).
+    """
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, ".%s.%d.%s.partial" % (name, os.getpid(), os.urandom(4).hex()))
     with _partial_lock:
         if _closing:
             raise Cancelled("The engine is stopping; nothing was written.")
-        _partial_files.add(temporary)
-    try:
         try:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                                  0o666)
+        except OSError as error:
+            raise _write_failure(path, error)
+        _partial_files.add(temporary)
+    try:
+        try:
             try:
                 for piece in pieces:
                     view = memoryview(piece)
@@ -568,17 +577,23 @@ def write_atomically(path: str | os.PathLike[str], pieces: Iterable[bytes]) -> N
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            os.replace(temporary, path)
+            with _partial_lock:
+                if _closing:  # the temporary is gone (or going): the stop wins
+                    raise Cancelled("The engine is stopping; nothing was written.")
+                os.replace(temporary, path)
+                _partial_files.discard(temporary)
         except OSError as error:
             raise _write_failure(path, error)
     finally:
         with _partial_lock:
             _partial_files.discard(temporary)
-        if os.path.lexists(temporary):
-            try:
-                os.remove(temporary)
-            except OSError:
-                pass
+            # Also after a stop: where an open file cannot be deleted (Windows), the
+            # stopping thread may have left it, and its random name is never reused.
+            if os.path.lexists(temporary):
+                try:
+                    os.remove(temporary)
+                except OSError:
+                    pass
 
 
 def remove_partial_files() -> list[str]:

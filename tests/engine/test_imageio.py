@@ -3,6 +3,7 @@
 import errno
 import io
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -246,6 +247,7 @@ def test_unwritable_folder_message(tmp_path, monkeypatch):
 
 def test_remove_partial_files_stops_writes_in_flight(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "_closing", False)
+    (tmp_path / "out.pam").write_bytes(b"previous preview")
     removed = []
 
     def pieces():
@@ -253,13 +255,71 @@ def test_remove_partial_files_stops_writes_in_flight(tmp_path, monkeypatch):
         removed.extend(imageio.remove_partial_files())  # the watchdog fires mid-write
         yield b"second part"
 
-    with pytest.raises(InputError):
+    with pytest.raises(Cancelled):
         imageio.write_atomically(tmp_path / "out.pam", pieces())
     assert len(removed) == 1 and removed[0].endswith(".partial")
-    assert _listing(tmp_path) == []
+    assert _listing(tmp_path) == ["out.pam"]
+    assert (tmp_path / "out.pam").read_bytes() == b"previous preview"  # no rename after the stop
     with pytest.raises(Cancelled):
         imageio.write_atomically(tmp_path / "later.pam", [b"x"])
+    assert _listing(tmp_path) == ["out.pam"]
+
+
+def test_stop_after_the_last_piece_prevents_the_rename(tmp_path, monkeypatch):
+    monkeypatch.setattr(imageio, "_closing", False)
+
+    def pieces():
+        yield b"the whole picture"
+        imageio.remove_partial_files()  # the stop lands between the last write and the rename
+
+    with pytest.raises(Cancelled):
+        imageio.write_atomically(tmp_path / "preview.pam", pieces())
     assert _listing(tmp_path) == []
+
+
+def _stop_from_another_thread(folder):
+    """Start the watchdog's clean-up in a thread; it records the folder when it returns."""
+    seen = {}
+
+    def stop():
+        seen["removed"] = imageio.remove_partial_files()
+        seen["listing"] = _listing(folder)
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    thread.join(0.2)  # returns at once unless the write holds the lock
+    return thread, seen
+
+
+@pytest.mark.parametrize("moment", ["create", "rename"])
+def test_nothing_appears_after_remove_partial_files_returns(tmp_path, monkeypatch, moment):
+    # The watchdog thread stops the process with os._exit right after the clean-up, so
+    # whatever the folder holds when remove_partial_files() returns is what stays: a stop
+    # that lands while the temporary is being created or renamed must not be outrun.
+    monkeypatch.setattr(imageio, "_closing", False)
+    (tmp_path / "preview.pam").write_bytes(b"previous preview")
+    real = {"create": os.open, "rename": os.replace}[moment]
+    threads = []
+
+    def racing(*args, **kwargs):
+        if not threads:
+            threads.append(_stop_from_another_thread(tmp_path))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, "open" if moment == "create" else "replace", racing)
+    try:
+        imageio.write_atomically(tmp_path / "preview.pam", [b"new preview"])
+    except Cancelled:
+        pass
+    thread, seen = threads[0]
+    thread.join(5)
+    assert not thread.is_alive()
+    final = _listing(tmp_path)
+    assert seen["listing"] == final
+    assert not [name for name in final if name.endswith(".partial")]
+    if moment == "create":  # the stop came first: the old preview stays, the temporary went
+        assert (tmp_path / "preview.pam").read_bytes() == b"previous preview"
+        assert len(seen["removed"]) == 1
 
 
 def test_load_mask(tmp_path):
