@@ -163,7 +163,7 @@ class _Run:
 
     def execute(self) -> int:
         # Imported here, not at the top: --help must work without numpy/torch.
-        from core import imageio
+        from core import image_read, image_write
 
         arguments = self.arguments
         if self.mode == "json":
@@ -174,20 +174,20 @@ class _Run:
             from core.progress_text import ProgressBar
 
             self.bar = ProgressBar(sys.stderr)
-        imageio.check_output_path(arguments.output)  # fail before minutes of work, not after
+        image_write.check_output_path(arguments.output)  # fail before minutes of work, not after
         _refuse_overwriting_inputs(arguments)
-        content = imageio.load_picture(arguments.content)
-        imageio.check_paintable(content, arguments.content)
-        styles = [imageio.load_picture(path) for path in arguments.styles]
+        content = image_read.load_picture(arguments.content)
+        image_read.check_paintable(content, arguments.content)
+        styles = [image_read.load_picture(path) for path in arguments.styles]
         for path, style in zip(arguments.styles, styles):
-            imageio.check_paintable(style, path, "style")
+            image_read.check_paintable(style, path, "style")
         mask = None
         if arguments.mask:
-            mask = imageio.load_mask(arguments.mask, content.width, content.height)
+            mask = image_read.load_mask(arguments.mask, content.width, content.height)
         from core import api  # torch: imported after the quick checks of the files
         progress = self.events.forward if self.events else self.bar
         result = api.stylize(content, styles, self.options, mask=mask, progress=progress)
-        imageio.save_picture(result, arguments.output)
+        image_write.save_picture(result, arguments.output)
         elapsed = time.monotonic() - self.started
         if self.events is not None:
             self.events.write("done", output=os.path.abspath(arguments.output), elapsed=round(elapsed, 3))
