@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from core.errors import EngineError
-from protocol.options import OPTIONS, OptionError, validate_options
+from protocol.options import OPTIONS, OptionError, ValidOptions, validate_options
 
 PROGRAM = "neural-style"
 # Packages the engine imports, and their names on PyPI (for the message when one is missing).
@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
-    """Parsed arguments and validated options; UsageError for anything wrong."""
+def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, ValidOptions]:
+    """Parsed arguments and validated options (checked here, once); UsageError for anything wrong."""
     arguments = build_parser().parse_args(list(argv))
     given = {option.name: getattr(arguments, "option_" + option.name) for option in OPTIONS}
     try:
@@ -139,7 +139,7 @@ def _one_line(text: str) -> str:
 class _Run:
     """One CLI run: loads, paints, writes, and reports in the chosen progress style."""
 
-    def __init__(self, arguments: argparse.Namespace, options: dict[str, Any]) -> None:
+    def __init__(self, arguments: argparse.Namespace, options: ValidOptions) -> None:
         self.arguments = arguments
         self.options = options
         mode = arguments.progress
