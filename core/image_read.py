@@ -9,6 +9,7 @@ Sizes are checked from the header, before any pixels are decoded.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import zlib
@@ -22,6 +23,7 @@ from protocol import pam
 # 16384 x 16384: the largest working size the options allow.
 MAX_PIXELS = 16384 * 16384
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SILENT = logging.NullHandler()
 
 
 def _not_readable(path: object, reason: str) -> InputError:
@@ -235,8 +237,13 @@ def _decode_tiff16(path: object, data: bytes) -> tuple[np.ndarray, int] | None:
     """
     import tifffile
 
+    # tifffile logs what it finds wrong with a file; the caller gets one plain error instead.
+    logging.getLogger("tifffile").addHandler(_SILENT)
     with tifffile.TiffFile(io.BytesIO(data)) as tiff:
-        page = tiff.pages.first
+        try:
+            page = tiff.pages.first
+        except IndexError:
+            raise ValueError("it has no image directory") from None
         channels = page.samplesperpixel
         photometric = int(page.photometric)
         if (page.bitspersample != 16 or page.compression != 1 or page.planarconfig != 1

@@ -90,6 +90,7 @@ def _jpeg_bytes():
     ("bad-header.pam", b"P7\nWIDTH 0\nHEIGHT 3\nDEPTH 3\nMAXVAL 255\nENDHDR\n"),
     ("truncated.tif", _encoded("tiff", random_samples(3, 16, 30, 30), 16)[:500]),
     ("bad-ifd.tif", b"II*\x00\xff\xff\x00\x00"),
+    ("ifd-past-the-end.tif", b"II*\x00" + b"\xff" * 20),
 ])
 def test_damaged_files_give_a_plain_message(tmp_path, name, content):
     path = tmp_path / name
