@@ -30,10 +30,12 @@ import torch
 from core import color
 from core.device import configure_cpu_threads, describe_device, resolve_device
 from core.errors import EngineError, InputError, OptionsError
-from core.optimize import Callbacks, Engine, Settings, is_out_of_memory, out_of_memory, resize
+from core.optimize import Callbacks, Engine, Settings
 from core.picture import Picture
+from core.planning import is_out_of_memory, out_of_memory
+from core.resample import resize
 from core.vgg import VGGFeatures, build_network
-from protocol.options import OptionError, validate_options
+from protocol.options import OptionError, ValidOptions, validate_options
 
 MIN_WORKING_SIDE = 32
 # A layer thinner than this after scaling up for VGG would be absurdly long to work on.
@@ -79,6 +81,13 @@ def _grey3(y: np.ndarray) -> np.ndarray:
     return np.repeat(y[..., None], 3, axis=2).astype(np.float32)
 
 
+def _validated(options: Mapping[str, Any] | None) -> ValidOptions:
+    try:
+        return validate_options(dict(options or {}))
+    except OptionError as error:
+        raise OptionsError(str(error))
+
+
 def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, Any] | None = None, *,
             mask: np.ndarray | None = None,
             progress: Callable[[dict], None] | None = None,
@@ -95,12 +104,11 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
     the content's size. should_stop() is checked at every step; True raises Cancelled.
     network_factory(weights, layers, device) gives the VGG-19 network (default: build a new
     one); the engine server passes a cache so a warm server does not rebuild it per job.
+    options: ValidOptions (from protocol.options.validate_options) are used as they are;
+    a plain mapping is validated here.
     Raises EngineError subclasses with plain-words messages.
     """
-    try:
-        opts = validate_options(dict(options or {}))
-    except OptionError as error:
-        raise OptionsError(str(error))
+    opts = options if isinstance(options, ValidOptions) else _validated(options)
     content_rgb = _check_picture(content, "content")
     if not styles:
         raise InputError("At least one style picture is needed.")

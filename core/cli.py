@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from core.errors import EngineError
-from protocol.options import OPTIONS, OptionError, validate_options
+from protocol.options import OPTIONS, OptionError, ValidOptions, validate_options
 
 PROGRAM = "neural-style"
 # Packages the engine imports, and their names on PyPI (for the message when one is missing).
@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
-    """Parsed arguments and validated options; UsageError for anything wrong."""
+def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, ValidOptions]:
+    """Parsed arguments and validated options (checked here, once); UsageError for anything wrong."""
     arguments = build_parser().parse_args(list(argv))
     given = {option.name: getattr(arguments, "option_" + option.name) for option in OPTIONS}
     try:
@@ -139,7 +139,7 @@ def _one_line(text: str) -> str:
 class _Run:
     """One CLI run: loads, paints, writes, and reports in the chosen progress style."""
 
-    def __init__(self, arguments: argparse.Namespace, options: dict[str, Any]) -> None:
+    def __init__(self, arguments: argparse.Namespace, options: ValidOptions) -> None:
         self.arguments = arguments
         self.options = options
         mode = arguments.progress
@@ -163,7 +163,7 @@ class _Run:
 
     def execute(self) -> int:
         # Imported here, not at the top: --help must work without numpy/torch.
-        from core import imageio
+        from core import image_read, image_write
 
         arguments = self.arguments
         if self.mode == "json":
@@ -174,20 +174,20 @@ class _Run:
             from core.progress_text import ProgressBar
 
             self.bar = ProgressBar(sys.stderr)
-        imageio.check_output_path(arguments.output)  # fail before minutes of work, not after
+        image_write.check_output_path(arguments.output)  # fail before minutes of work, not after
         _refuse_overwriting_inputs(arguments)
-        content = imageio.load_picture(arguments.content)
-        imageio.check_paintable(content, arguments.content)
-        styles = [imageio.load_picture(path) for path in arguments.styles]
+        content = image_read.load_picture(arguments.content)
+        image_read.check_paintable(content, arguments.content)
+        styles = [image_read.load_picture(path) for path in arguments.styles]
         for path, style in zip(arguments.styles, styles):
-            imageio.check_paintable(style, path, "style")
+            image_read.check_paintable(style, path, "style")
         mask = None
         if arguments.mask:
-            mask = imageio.load_mask(arguments.mask, content.width, content.height)
+            mask = image_read.load_mask(arguments.mask, content.width, content.height)
         from core import api  # torch: imported after the quick checks of the files
         progress = self.events.forward if self.events else self.bar
         result = api.stylize(content, styles, self.options, mask=mask, progress=progress)
-        imageio.save_picture(result, arguments.output)
+        image_write.save_picture(result, arguments.output)
         elapsed = time.monotonic() - self.started
         if self.events is not None:
             self.events.write("done", output=os.path.abspath(arguments.output), elapsed=round(elapsed, 3))

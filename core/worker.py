@@ -161,9 +161,9 @@ class Worker:
         failsafe.daemon = True
         failsafe.start()
         try:
-            from core import imageio
+            from core.atomic_files import remove_partial_files
 
-            imageio.remove_partial_files()
+            remove_partial_files()
         except Exception:  # keep going: the exit matters more than the tidy-up
             pass
         if self.preview_path:
@@ -226,33 +226,33 @@ class Worker:
                                "%s; for another weights file use the neural-style command."
                                % (job["options"]["weights"], " or ".join(BUILT_IN_WEIGHTS)), "input")
         try:
-            from core import api, imageio
+            from core import api, image_read, image_write
         except ImportError as error:
             from core.cli import missing_package_message
 
             traceback.print_exc()
             return self._error(missing_package_message(error) or "Cannot load the engine (%s)." % error,
                                "internal")
-        imageio.check_output_path(job["output"])
-        content = imageio.load_picture(job["content"])
-        imageio.check_paintable(content, "The content image")
-        styles = [imageio.load_picture(path) for path in job["styles"]]
+        image_write.check_output_path(job["output"])
+        content = image_read.load_picture(job["content"])
+        image_read.check_paintable(content, "The content image")
+        styles = [image_read.load_picture(path) for path in job["styles"]]
         for style in styles:
-            imageio.check_paintable(style, "The style image", "style")
-        mask = imageio.load_mask(job["mask"], content.width, content.height) if job["mask"] else None
+            image_read.check_paintable(style, "The style image", "style")
+        mask = image_read.load_mask(job["mask"], content.width, content.height) if job["mask"] else None
         preview = job["preview"]
         on_preview = None
         if preview is not None:
             self.preview_path = preview["path"]
 
             def on_preview(picture: Any, step: int) -> None:
-                imageio.save_picture(picture, preview["path"])
+                image_write.save_picture(picture, preview["path"])
                 self.events.write("preview", path=preview["path"], step=int(step))
 
         result = api.stylize(content, styles, job["options"], mask=mask, progress=self.events.forward,
                              preview=on_preview, preview_every=preview["every"] if preview else 0,
                              should_stop=self.watchdog.stopping)
-        imageio.save_picture(result, job["output"])
+        image_write.save_picture(result, job["output"])
         self._last_event("done", output=job["output"], elapsed=round(time.monotonic() - self.started, 3))
         return EXIT_OK
 

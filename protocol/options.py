@@ -1,7 +1,9 @@
 """The one table of style-transfer options: names, types, defaults, limits.
 
-The engine validates every job, CLI call and API call with `validate_options`; the
-plug-in builds its dialog from the same table, so defaults and limits never drift.
+The engine validates every job, CLI call and API call with `validate_options`, once, at
+its entry point; the result is a read-only `ValidOptions`, which the engine's inner parts
+take as proof that nothing needs checking or filling in again. The plug-in builds its
+dialog from the same table, so defaults and limits never drift.
 Python 2.7 and 3, standard library only.
 """
 
@@ -154,8 +156,25 @@ PRESETS = {
 }
 
 
+class ValidOptions(dict):
+    """A complete set of options that validate_options has checked; read-only.
+
+    Read it like a dict (options["steps"]); dict(options) is a plain, changeable copy.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("validated options are read-only; change a dict(...) copy and validate it")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):  # copy, deepcopy and pickle build a new one from a plain dict
+        return (ValidOptions, (dict(self),))
+
+
 def validate_options(given):
-    """Return a complete, checked options dict, or raise OptionError with a plain message.
+    """Return the complete, checked options as ValidOptions, or raise OptionError.
 
     Unknown names are refused (a typo must not be silently ignored); None means "default".
     """
@@ -177,4 +196,4 @@ def validate_options(given):
     if weights is not None and len(weights) != len(result["style_layers"]):
         raise OptionError("style_layer_weights has %d values but there are %d style layers." % (
             len(weights), len(result["style_layers"])))
-    return result
+    return ValidOptions(result)

@@ -13,37 +13,15 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
-
 from core.errors import Cancelled, EngineError
 from core.event_writer import EventWriter
-from core.imageio import check_paintable, picture_from_samples
+from core.image_read import check_paintable, mask_from_picture, picture_from_bytes
 from core.picture import Picture
 from core.server.network import cached_network
 from core.server.stream_events import END, Line, LineSink, done_line, preview_line, queued_line
 from core.server.upload import JobRequest
-from protocol import pam
 
 log = logging.getLogger("neural-style.server")
-
-
-def picture_from_pam(blob: bytes | bytearray) -> Picture:
-    image = pam.decode_pam(blob)
-    dtype = np.uint8 if image.bits == 8 else np.dtype(">u2")
-    samples = np.frombuffer(image.data, dtype=dtype).reshape(image.height, image.width, image.channels)
-    return picture_from_samples(samples.astype(np.uint8 if image.bits == 8 else np.uint16), image.bits)
-
-
-def mask_from_picture(picture: Picture) -> np.ndarray:
-    """As core.imageio.load_mask: grey (or luminance) times alpha, 1 where the content may change."""
-    rgb = picture.rgb
-    if picture.grey:
-        mask = rgb[:, :, 0].astype(np.float32)
-    else:
-        mask = (rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).astype(np.float32)
-    if picture.alpha is not None:
-        mask = mask * (picture.alpha.astype(np.float32) / np.float32((1 << picture.bits) - 1))
-    return np.clip(mask, 0.0, 1.0).astype(np.float32)
 
 
 def _one_line(text: str) -> str:
@@ -133,12 +111,12 @@ class Job:
 
         request = self.request
         assert request is not None and request.content is not None
-        content = picture_from_pam(request.content.data)
+        content = picture_from_bytes(request.content.data, "The content picture")
         check_paintable(content, "The content picture")
-        styles = [picture_from_pam(style.data) for style in request.styles]
+        styles = [picture_from_bytes(style.data, "The style picture") for style in request.styles]
         for style in styles:
             check_paintable(style, "The style picture", "style")
-        mask = mask_from_picture(picture_from_pam(request.mask.data)) if request.mask else None
+        mask = mask_from_picture(picture_from_bytes(request.mask.data, "The mask")) if request.mask else None
         options: dict[str, Any] = dict(request.options)
         if options["device"] == "auto":
             options["device"] = self.device

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from core.imageio import MAX_PIXELS
 from protocol.job import MAX_STYLES
+from protocol.raster import MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from core.imageio import encode_pam_samples, samples_from_picture
+from core.image_write import picture_bytes
 from core.picture import Picture
 
 KEEPALIVE = b"\n"
@@ -45,8 +43,7 @@ def queued_line(job_id: str, position: int) -> Line:
 
 
 def picture_as_pam(picture: Picture) -> bytes:
-    samples = samples_from_picture(picture)
-    return b"".join(encode_pam_samples(samples, 8 if samples.dtype == np.uint8 else 16))
+    return picture_bytes(picture, "pam")
 
 
 def preview_line(picture: Picture, step: int) -> Line:

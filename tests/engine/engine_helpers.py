@@ -16,3 +16,16 @@ def load_rgb(name: str, side: int | None = None) -> np.ndarray:
     if side is not None:
         image.thumbnail((side, side), Image.LANCZOS)
     return np.asarray(image, dtype=np.float32) / 255.0
+
+
+_RNG = np.random.default_rng(1234)
+
+
+def random_samples(channels: int, bits: int, height: int = 11, width: int = 13) -> np.ndarray:
+    """height x width x channels random samples of 8 or 16 bits, both ends of the range included."""
+    top = 255 if bits == 8 else 65535
+    dtype = np.uint8 if bits == 8 else np.uint16
+    samples = _RNG.integers(0, top + 1, size=(height, width, channels)).astype(dtype)
+    samples[0, 0] = 0
+    samples[-1, -1] = top
+    return samples

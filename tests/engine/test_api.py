@@ -7,11 +7,12 @@ import pytest
 import torch
 from engine_helpers import load_rgb
 
-from core import api, optimize
+from core import api, optimize, planning, precision, tiles
 from core.color import rgb_to_ycbcr
 from core.errors import Cancelled, DeviceError, InputError, OptionsError, OutOfMemory
 from core.picture import Picture
 from protocol.events import EVENT_FIELDS, decode_event, encode_event
+from protocol.options import validate_options
 
 FAST = {"size": 48, "steps": 6, "scales": 1}
 
@@ -205,23 +206,22 @@ def test_tiled_scale_covers_the_image_without_seams(random_vgg):
 
 
 def test_tile_grid_and_step_split():
-    tiles = optimize.tile_grid(300, 200, 128, 10)
+    grid = tiles.tile_grid(300, 200, 128, 10)
     covered = np.zeros((300, 200), bool)
-    for tile in tiles:
+    for tile in grid:
         covered[tile.top:tile.top + tile.height, tile.left:tile.left + tile.width] = True
         assert tile.height <= 128 and tile.width <= 128
-    assert covered.all() and sum(tile.steps for tile in tiles) == 10
-    assert optimize.split_steps(60, 3) == [34, 17, 9]
-    assert sum(optimize.split_steps(7, 3)) == 7 and min(optimize.split_steps(3, 3)) == 1
-    assert optimize.scale_sizes(512, 384, 3) == [(128, 96), (256, 192), (512, 384)]
-    assert optimize.scale_sizes(90, 90, 3) == [(90, 90)]  # 45 px is too small to help
+    assert covered.all() and sum(tile.steps for tile in grid) == 10
+    assert planning.split_steps(60, 3) == [34, 17, 9]
+    assert sum(planning.split_steps(7, 3)) == 7 and min(planning.split_steps(3, 3)) == 1
+    assert planning.scale_sizes(512, 384, 3) == [(128, 96), (256, 192), (512, 384)]
+    assert planning.scale_sizes(90, 90, 3) == [(90, 90)]  # 45 px is too small to help
 
 
-def test_paste_fades_over_the_overlap():
-    engine = optimize.Engine.__new__(optimize.Engine)
+def test_blended_tile_fades_over_the_overlap():
     image = torch.zeros(1, 3, 64, 128)
-    tile = optimize.Tile(0, 64, 64, 64, 1)
-    out = engine.paste(image, torch.full((1, 3, 64, 64), 100.0), tile, tiled=True)
+    tile = tiles.Tile(0, 64, 64, 64, 1)
+    out = tiles.blend_tile(image, torch.full((1, 3, 64, 64), 100.0), tile)
     row = out[0, 0, 10]
     assert row[:64].eq(0).all()
     assert 0 < row[64] < row[70] < row[100] == 100.0  # ramps up from the inner edge
@@ -243,14 +243,11 @@ def test_real_weights_lower_style_and_content_loss_on_real_images(init):
 
 
 def test_network_precision_by_device(monkeypatch):
-    monkeypatch.setattr(optimize, "cpu_supports_bf16", lambda: True)
-    assert optimize.network_precision(torch.device("cpu")) == torch.bfloat16
-    monkeypatch.setattr(optimize, "CPU_BF16", False)
-    assert optimize.network_precision(torch.device("cpu")) is None
-    monkeypatch.setattr(optimize, "CPU_BF16", True)
-    monkeypatch.setattr(optimize, "cpu_supports_bf16", lambda: False)
-    assert optimize.network_precision(torch.device("cpu")) is None
-    assert optimize.network_precision(torch.device("mps")) is None
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    assert precision.network_precision(torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
+    assert precision.network_precision(torch.device("cpu")) is None
+    assert precision.network_precision(torch.device("mps")) is None
     # CUDA: bfloat16 only where the GPU has it natively; float16 would underflow gradients.
     seen, answers = [], [True, False]
 
@@ -259,18 +256,18 @@ def test_network_precision_by_device(monkeypatch):
         return answers.pop(0)
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", native_bf16)
-    assert optimize.network_precision(torch.device("cuda")) == torch.bfloat16
-    assert optimize.network_precision(torch.device("cuda")) is None
+    assert precision.network_precision(torch.device("cuda")) == torch.bfloat16
+    assert precision.network_precision(torch.device("cuda")) is None
     assert seen == [False, False]
 
 
 @pytest.mark.parametrize("bf16", [True, False])
 def test_16_bit_network_keeps_targets_losses_and_pixels_float32(random_vgg, monkeypatch, bf16):
     # Forced either way, whatever this CPU has: autocast bfloat16 works (slowly) everywhere.
-    monkeypatch.setattr(optimize, "cpu_supports_bf16", lambda: bf16)
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: bf16)
     from core.vgg import build_network
 
-    settings = optimize.Settings(steps=4, scales=1)
+    settings = optimize.Settings.from_options(validate_options({"steps": 4, "scales": 1}))
     engine = optimize.Engine(build_network("embedded", settings.layers), torch.device("cpu"), settings)
     assert engine.half is bf16
     image = torch.rand(1, 3, 48, 48) * 255
@@ -286,8 +283,31 @@ def test_bf16_step_matches_float32_step(random_vgg, monkeypatch):
     # The same few steps with the network in bfloat16 and in float32 end close together.
     results = {}
     for bf16 in (True, False):
-        monkeypatch.setattr(optimize, "cpu_supports_bf16", lambda bf16=bf16: bf16)
+        monkeypatch.setattr(precision, "cpu_supports_bf16", lambda bf16=bf16: bf16)
         results[bf16] = run({"steps": 4})[0].rgb
     change = np.abs(results[False] - photo().rgb).mean()
     assert change > 0.01
     assert np.abs(results[True] - results[False]).mean() < 0.5 * change
+
+
+def test_validated_options_are_not_validated_again(random_vgg, monkeypatch):
+    options = validate_options(dict(FAST, steps=2))
+
+    def refuse(given):
+        raise AssertionError("validated twice")
+
+    monkeypatch.setattr(api, "validate_options", refuse)
+    events = []
+    result = api.stylize(photo(), [painting()], options, progress=events.append)
+    assert result.rgb.shape == photo().rgb.shape and events[0]["total"] == 2
+    with pytest.raises(AssertionError, match="validated twice"):  # a plain mapping is checked
+        api.stylize(photo(), [painting()], dict(options))
+
+
+def test_settings_come_only_from_validated_options():
+    options = validate_options({"preset": "preview"})
+    settings = optimize.Settings.from_options(options)
+    assert (settings.steps, settings.scales) == (options["steps"], options["scales"])
+    assert settings.style_layers == options["style_layers"]
+    with pytest.raises(TypeError, match="validate_options"):
+        optimize.Settings.from_options(dict(options))

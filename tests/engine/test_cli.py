@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cli_runs import FAST, ROOT, one_error_line, run_cli, start_long_run
 
-from core import imageio
+from core import image_read, image_write
 from core.picture import Picture
 from protocol import pam
 from protocol.events import decode_event
@@ -22,16 +22,16 @@ EXAMPLES = os.path.join(ROOT, "examples")
 def images(tmp_path_factory):
     """Small content (16-bit RGBA) and style pictures cut from the bundled examples."""
     folder = tmp_path_factory.mktemp("images")
-    photo = imageio.load_picture(os.path.join(EXAMPLES, "photo.png"))
-    painting = imageio.load_picture(os.path.join(EXAMPLES, "painting.jpg"))
+    photo = image_read.load_picture(os.path.join(EXAMPLES, "photo.png"))
+    painting = image_read.load_picture(os.path.join(EXAMPLES, "painting.jpg"))
     rgb = photo.rgb[60:90:1, 150:190:1]  # 40x30
     alpha = np.tile(np.linspace(0, 65535, 40, dtype=np.uint16), (30, 1))
     content16 = Picture(rgb=np.ascontiguousarray(rgb), alpha=alpha, bits=16)
-    imageio.save_picture(content16, folder / "content16.png")
+    image_write.save_picture(content16, folder / "content16.png")
     grey = Picture(rgb=np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2), grey=True)
-    imageio.save_picture(grey, folder / "grey.pam")
+    image_write.save_picture(grey, folder / "grey.pam")
     style = Picture(rgb=np.ascontiguousarray(painting.rgb[::8, ::8]))
-    imageio.save_picture(style, folder / "style.png")
+    image_write.save_picture(style, folder / "style.png")
     (folder / "notes.png").write_text("not a picture\n")
     jpeg = open(os.path.join(EXAMPLES, "painting.jpg"), "rb").read()
     (folder / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 3])
@@ -136,8 +136,8 @@ def test_json_progress_and_16bit_alpha_output(tmp_path, images):
     assert events[-1]["output"] == str(output)
     for event in events[1:-1]:
         assert set(event["losses"]) >= {"content", "style", "tv", "total"}
-    samples, bits = imageio.load_samples(output)
-    source, _ = imageio.load_samples(images / "content16.png")
+    samples, bits = image_read.load_samples(output)
+    source, _ = image_read.load_samples(images / "content16.png")
     assert bits == 16 and samples.shape == source.shape == (30, 40, 4)
     np.testing.assert_array_equal(samples[:, :, 3], source[:, :, 3])  # alpha bit for bit
     assert not np.array_equal(samples[:, :, :3], source[:, :, :3])  # and it was painted

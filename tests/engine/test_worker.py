@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from core import imageio
+from core import image_read, image_write
 from core.picture import Picture
 from protocol import pam
 from protocol.events import decode_event
@@ -25,8 +25,8 @@ LONG_OPTIONS = {"size": 48, "steps": 10000, "preset": "preview", "scales": 1, "d
 
 @pytest.fixture(scope="module")
 def pictures():
-    photo = imageio.load_picture(os.path.join(EXAMPLES, "photo.png"))
-    painting = imageio.load_picture(os.path.join(EXAMPLES, "painting.jpg"))
+    photo = image_read.load_picture(os.path.join(EXAMPLES, "photo.png"))
+    painting = image_read.load_picture(os.path.join(EXAMPLES, "painting.jpg"))
     alpha = np.full((32, 48), 200, dtype=np.uint8)
     alpha[:, :8] = 0
     content = Picture(rgb=np.ascontiguousarray(photo.rgb[50:82, 150:198]), alpha=alpha)
@@ -36,8 +36,8 @@ def pictures():
 
 def make_run_folder(folder, pictures, options, preview_every=None):
     content, style = pictures
-    imageio.save_picture(content, folder / "content.pam")
-    imageio.save_picture(style, folder / "style0.pam")
+    image_write.save_picture(content, folder / "content.pam")
+    image_write.save_picture(style, folder / "style0.pam")
     job = make_job("content.pam", ["style0.pam"], "result.pam", options,
                    preview="preview.pam" if preview_every else None, preview_every=preview_every or 10)
     return write_job(str(folder), job)
@@ -92,7 +92,7 @@ def test_job_runs_to_done_with_previews(tmp_path, pictures):
     assert events[-1]["output"] == str(tmp_path / "result.pam")
     result = pam.read_pam(str(tmp_path / "result.pam"))
     assert (result.width, result.height, result.channels, result.bits) == (48, 32, 4, 8)
-    samples, _ = imageio.load_samples(tmp_path / "result.pam")
+    samples, _ = image_read.load_samples(tmp_path / "result.pam")
     np.testing.assert_array_equal(samples[:, :, 3], pictures[0].alpha)  # alpha passes through
     preview = pam.read_pam(str(tmp_path / "preview.pam"))
     assert (preview.width, preview.height) == (48, 32)

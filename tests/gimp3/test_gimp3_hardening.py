@@ -103,6 +103,8 @@ def test_greyscale_image_gives_a_grey_layer(hardening_run):
     assert data["new"]["bpp"] == 2  # Y'A u8: still grey with alpha
     content = samples(data, "content", 2, bits=8)
     visible = content[..., 1] > 0
+    # 3 steps change the grey by about 8.5 levels with float32 and with bfloat16 alike
+    # (engine/test_optimize.py covers why bfloat16 once gave 0.76); 2 leaves a 4x margin.
     assert np.abs(result[..., 0].astype(int) - content[..., 0].astype(int))[visible].mean() > 2
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from cli_runs import FAST, ROOT, one_error_line, run_cli, start_long_run
 
-from core import imageio
+from core import image_read, image_write
 from core.errors import InputError
 from core.picture import Picture
 
@@ -42,8 +42,8 @@ def rgba(width, height, alpha_value=255, seed=0):
 def inputs(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    imageio.save_picture(rgba(24, 20), folder / "content.png")
-    imageio.save_picture(rgba(20, 20, seed=1), folder / "style.png")
+    image_write.save_picture(rgba(24, 20), folder / "content.png")
+    image_write.save_picture(rgba(20, 20, seed=1), folder / "style.png")
     return folder
 
 
@@ -57,10 +57,10 @@ def out(tmp_path):
 def test_one_pixel_content_styled_by_itself(tmp_path, out):
     # Smaller than VGG's poolings need, and the style is the content file itself.
     one = tmp_path / "one.png"
-    imageio.save_picture(rgba(1, 1, alpha_value=77), one)
+    image_write.save_picture(rgba(1, 1, alpha_value=77), one)
     result = run_cli(one, one, "-o", out / "one.png", *FAST)
     assert result.returncode == 0, result.stderr
-    samples, bits = imageio.load_samples(out / "one.png")
+    samples, bits = image_read.load_samples(out / "one.png")
     assert samples.shape == (1, 1, 4) and bits == 8 and samples[0, 0, 3] == 77
     assert listing(out) == ["one.png"]
 
@@ -70,7 +70,7 @@ def test_one_pixel_content_styled_by_itself(tmp_path, out):
     ("style", "is fully transparent: its colours are hidden, so it has no style to give"),
 ])
 def test_fully_transparent_content_or_style_is_refused(inputs, out, which, words):
-    imageio.save_picture(rgba(24, 20, alpha_value=0), inputs / ("%s.png" % which))
+    image_write.save_picture(rgba(24, 20, alpha_value=0), inputs / ("%s.png" % which))
     result = run_cli(inputs / "content.png", inputs / "style.png", "-o", out / "r.png", *FAST)
     assert result.returncode == 1
     line = one_error_line(result)
@@ -108,9 +108,9 @@ def test_unreadable_input_says_permission_denied(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(imageio, "open", refuse, raising=False)
+    monkeypatch.setattr(image_read, "open", refuse, raising=False)
     with pytest.raises(InputError, match="Cannot read .*secret.png: permission denied"):
-        imageio.load_picture(tmp_path / "secret.png")
+        image_read.load_picture(tmp_path / "secret.png")
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
@@ -202,10 +202,10 @@ def test_float_tiff_input_gives_16bit_output(tmp_path, out):
 
     values = np.linspace(-0.25, 1.5, 24 * 20, dtype=np.float32).reshape(20, 24)  # HDR beyond 0..1
     Image.fromarray(values, mode="F").save(tmp_path / "float.tif")
-    imageio.save_picture(rgba(16, 16), tmp_path / "style.png")
+    image_write.save_picture(rgba(16, 16), tmp_path / "style.png")
     result = run_cli(tmp_path / "float.tif", tmp_path / "style.png", "-o", out / "r.tif", *FAST)
     assert result.returncode == 0, result.stderr
-    samples, bits = imageio.load_samples(out / "r.tif")
+    samples, bits = image_read.load_samples(out / "r.tif")
     assert bits == 16 and samples.shape == (20, 24, 1)
 
 
@@ -229,7 +229,7 @@ def test_two_runs_at_once_into_the_same_file(inputs, out):
     results = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], results
     assert listing(out) == ["r.png"]  # one complete file, no temporaries of either run
-    samples, _ = imageio.load_samples(out / "r.png")
+    samples, _ = image_read.load_samples(out / "r.png")
     assert samples.shape == (20, 24, 4)
 
 

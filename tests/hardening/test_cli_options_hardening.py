@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import cli
-from protocol.options import OPTIONS, OptionError, validate_options
+from protocol.options import OPTIONS, OptionError, ValidOptions, validate_options
 
 
 def flag(option):
@@ -77,6 +77,7 @@ def test_huge_but_allowed_values_pass_the_parser():
             arguments.append("%s=%s" % (flag(option), option.maximum))
     _, options = cli.parse_arguments(arguments)
     assert options["steps"] == 10000 and options["size"] == 16384
+    assert isinstance(options, ValidOptions)  # checked once here; stylize takes them as they are
 
 
 option_text = st.one_of(

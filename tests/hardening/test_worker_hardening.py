@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import imageio
+from core import image_read, image_write
 from core.picture import Picture
 from protocol.events import decode_event
 from protocol.job import JobError, make_job, parse_job, write_job
@@ -31,8 +31,8 @@ def picture(width=24, height=20, alpha_value=255, seed=0):
 
 
 def run_folder(folder, options=FAST, content=None, style=None):
-    imageio.save_picture(content or picture(), folder / "content.pam")
-    imageio.save_picture(style or picture(seed=1), folder / "style0.pam")
+    image_write.save_picture(content or picture(), folder / "content.pam")
+    image_write.save_picture(style or picture(seed=1), folder / "style0.pam")
     return write_job(str(folder), make_job("content.pam", ["style0.pam"], "result.pam", dict(options)))
 
 
@@ -142,7 +142,7 @@ def test_output_symlink_to_a_file_outside_is_replaced_not_followed(tmp_path):
     assert events[-1]["event"] == "done"
     assert outside.read_text() == "the user's file"
     assert not os.path.islink(str(folder / "result.pam"))
-    assert imageio.load_samples(folder / "result.pam")[0].shape == (20, 24, 4)
+    assert image_read.load_samples(folder / "result.pam")[0].shape == (20, 24, 4)
 
 
 def test_input_symlink_to_a_file_outside_is_only_read_and_refused(tmp_path):

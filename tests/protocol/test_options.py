@@ -1,12 +1,22 @@
 """Option validation: the one gate every CLI call, job and API call passes."""
 
+import copy
+import json
 import math
+import pickle
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.options import OPTIONS, OPTIONS_BY_NAME, PRESETS, OptionError, validate_options
+from protocol.options import (
+    OPTIONS,
+    OPTIONS_BY_NAME,
+    PRESETS,
+    OptionError,
+    ValidOptions,
+    validate_options,
+)
 
 
 def test_defaults_are_complete_and_come_from_the_preset():
@@ -60,12 +70,35 @@ def test_layer_lists_may_be_given_as_comma_separated_text():
     assert options["style_layer_weights"] == (1.0, 3.0)
 
 
+def test_validated_options_say_so_and_are_read_only():
+    options = validate_options({"steps": 7})
+    assert isinstance(options, ValidOptions) and isinstance(options, dict)
+    assert options["steps"] == 7 and options.get("size") == PRESETS["balanced"]["size"]
+    for change in (lambda: options.__setitem__("steps", 8), lambda: options.update(steps=8),
+                   lambda: options.pop("steps"), lambda: options.setdefault("x", 1),
+                   lambda: options.__delitem__("steps"), options.clear, options.popitem):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert options["steps"] == 7
+    changeable = dict(options)
+    changeable["steps"] = 8
+    assert validate_options(changeable)["steps"] == 8
+
+
+def test_validated_options_copy_pickle_and_serialise_like_a_dict():
+    options = validate_options({"style_layer_weights": "1,2,3,4,5"})
+    for again in (copy.copy(options), copy.deepcopy(options), pickle.loads(pickle.dumps(options))):
+        assert type(again) is ValidOptions and again == options
+    assert json.loads(json.dumps(options))["style_layer_weights"] == [1, 2, 3, 4, 5]
+
+
 values = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
     st.lists(st.one_of(st.integers(), st.text(max_size=8)), max_size=4),
 )
 
 
+@settings(deadline=None)  # a busy CI machine must not turn a slow example into a failure
 @given(st.dictionaries(st.sampled_from(sorted(OPTIONS_BY_NAME)), values, max_size=6))
 def test_any_input_gives_valid_options_or_a_plain_option_error(given_options):
     try:
