@@ -8,19 +8,23 @@ Two ways to keep the content's colours:
   (`luminance`, `match_luminance`, `combine_luminance`).
 
 All images are float32 numpy arrays, values 0..1: RGB as height x width x 3, luminance as
-height x width. Colour space: full-range BT.601 YCbCr (as in JPEG), on sRGB-encoded values.
+height x width. Colour space: full-range YCbCr on sRGB-encoded values, built on the BT.709
+luma weights of protocol.raster (what the plug-in and GIMP use to turn colour into grey).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# BT.601 luma weights and the full-range YCbCr matrix built on them.
+from protocol.raster import LUMA_WEIGHTS
+
+_KR, _KG, _KB = LUMA_WEIGHTS
+# Full-range YCbCr on those weights: Cb = (B - Y) / (2 (1 - Kb)), Cr = (R - Y) / (2 (1 - Kr)).
 _RGB_TO_YCBCR = np.array(
     [
-        [0.299, 0.587, 0.114],
-        [-0.168735892, -0.331264108, 0.5],
-        [0.5, -0.418687589, -0.081312411],
+        [_KR, _KG, _KB],
+        [-_KR / (2 * (1 - _KB)), -_KG / (2 * (1 - _KB)), 0.5],
+        [0.5, -_KG / (2 * (1 - _KR)), -_KB / (2 * (1 - _KR))],
     ],
     dtype=np.float64,
 )
@@ -50,7 +54,7 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma Y of an RGB image: height x width, 0..1."""
+    """Luma Y (BT.709 weights) of an RGB image: height x width, 0..1."""
     rgb = _check_rgb(rgb, "rgb")
     return (rgb.astype(np.float64) @ _RGB_TO_YCBCR[0]).astype(np.float32)
 

@@ -51,6 +51,7 @@ def check_torch() -> dict[str, Any]:
     import torch
 
     from core.device import resolve_device
+    from core.precision import network_precision
 
     def available(name: str) -> bool:
         try:
@@ -62,6 +63,8 @@ def check_torch() -> dict[str, Any]:
     report: dict[str, Any] = {"torch": torch.__version__, "cuda": available("cuda"), "mps": available("mps")}
     if report["cuda"]:
         report["cuda_device"] = torch.cuda.get_device_name(0)
+    # Whether the network runs in bfloat16 on the device "auto" picks (the speed figures differ).
+    report["bf16"] = network_precision(resolve_device("auto")) is not None
     return report
 
 
