@@ -34,6 +34,7 @@ from core.optimize import Callbacks, Engine, Settings
 from core.picture import Picture
 from core.planning import is_out_of_memory, out_of_memory
 from core.resample import resize
+from core.style_frame import crop_frame
 from core.vgg import VGGFeatures, build_network
 from protocol.options import OptionError, ValidOptions, validate_options
 
@@ -114,6 +115,8 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
         raise InputError("At least one style picture is needed.")
     style_rgbs = [_check_picture(style, "style %d" % (i + 1) if len(styles) > 1 else "style")
                   for i, style in enumerate(styles)]
+    # A photographed painting's frame would be painted into the result's borders (issue 12).
+    style_rgbs = [crop_frame(style) for style in style_rgbs]
     if opts["style_blend"] is not None and len(opts["style_blend"]) != len(styles):
         raise OptionsError("style_blend has %d values but there are %d style pictures." % (
             len(opts["style_blend"]), len(styles)))
