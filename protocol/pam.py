@@ -34,15 +34,42 @@ def encode_pam(image):
     return header.encode("ascii") + bytes(image.in_byte_order(BIG_ENDIAN).data)
 
 
-def decode_pam(blob):
-    """The Raster a PAM file holds, its 16-bit samples big-endian as in the file."""
-    if not blob.startswith(b"P7\n"):
-        raise PamError("Not a PAM image.")
-    end = blob.find(b"ENDHDR\n")
+# A PAM header is a few short lines; anything longer is not one this protocol exchanges.
+MAX_HEADER_BYTES = 1024
+END_OF_HEADER = b"ENDHDR\n"
+
+
+class PamHeader(object):
+    """What a PAM header says: size, channels, bits, and its own length in bytes."""
+
+    def __init__(self, width, height, channels, bits, length):
+        self.width, self.height, self.channels, self.bits = width, height, channels, bits
+        self.length = length  # the header's bytes, ENDHDR line included
+
+    @property
+    def data_bytes(self):
+        return self.width * self.height * self.channels * (self.bits // 8)
+
+
+def header_complete(head):
+    """True once head holds a whole header (or is long enough to say it never will)."""
+    return END_OF_HEADER in head or len(head) >= MAX_HEADER_BYTES or (
+        len(head) >= 3 and not head.startswith(b"P7\n"))
+
+
+def parse_header(head):
+    """The header at the start of head (pixels may follow), or PamError in plain words.
+
+    Reads only the header, so a reader can refuse a picture that is too large before
+    it accepts the pixels (the engine server does).
+    """
+    if not head.startswith(b"P7\n"):
+        raise PamError("it is not a PAM image (PAM files start with P7)")
+    end = head.find(END_OF_HEADER, 0, MAX_HEADER_BYTES)
     if end < 0:
-        raise PamError("PAM header has no end.")
+        raise PamError("its PAM header has no ENDHDR line")
     fields = {}
-    for line in blob[3:end].decode("ascii", "replace").splitlines():
+    for line in head[3:end].decode("ascii", "replace").splitlines():
         parts = line.split(None, 1)
         if len(parts) == 2 and not parts[0].startswith("#"):
             fields[parts[0]] = parts[1].strip()
@@ -50,16 +77,22 @@ def decode_pam(blob):
         width, height = int(fields["WIDTH"]), int(fields["HEIGHT"])
         channels, maxval = int(fields["DEPTH"]), int(fields["MAXVAL"])
     except (KeyError, ValueError):
-        raise PamError("PAM header lacks WIDTH, HEIGHT, DEPTH or MAXVAL.")
-    if width < 1 or height < 1 or channels not in TUPLTYPES or maxval not in (255, 65535):
-        raise PamError("Unsupported PAM image (%dx%d, %d channels, maxval %d)." % (
-            width, height, channels, maxval))
-    bits = 8 if maxval == 255 else 16
-    body = blob[end + 7:]
-    expected = width * height * channels * (bits // 8)
-    if len(body) != expected:
-        raise PamError("PAM data has %d bytes, expected %d." % (len(body), expected))
-    return Raster(width, height, channels, bits, body, BIG_ENDIAN)
+        raise PamError("its PAM header lacks WIDTH, HEIGHT, DEPTH or MAXVAL")
+    if width < 1 or height < 1:
+        raise PamError("it has no pixels (%dx%d)" % (width, height))
+    if channels not in TUPLTYPES or maxval not in (255, 65535):
+        raise PamError("it has %d channels with maxval %d; 1-4 channels of 8 or 16 bits "
+                       "(maxval 255 or 65535) are exchanged" % (channels, maxval))
+    return PamHeader(width, height, channels, 8 if maxval == 255 else 16, end + len(END_OF_HEADER))
+
+
+def decode_pam(blob):
+    """The Raster a PAM file holds, its 16-bit samples big-endian as in the file."""
+    header = parse_header(blob)
+    body = blob[header.length:]
+    if len(body) != header.data_bytes:
+        raise PamError("its pixel data has %d bytes, expected %d" % (len(body), header.data_bytes))
+    return Raster(header.width, header.height, header.channels, header.bits, body, BIG_ENDIAN)
 
 
 def read_pam(path):

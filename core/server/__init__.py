@@ -7,7 +7,6 @@ names a path on the server. Modules, one job each:
 
   settings    the command line and the limits it sets
   access_token the bearer token: where it lives, reading and creating it
-  pam_header  a PAM header's size, read before any pixels are accepted
   upload      reading one job's multipart body within the limits
   job         one job run in a worker thread, its events as lines
   network     the VGG-19 network kept between jobs

@@ -16,10 +16,9 @@ from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
-from core.server import pam_header
-from core.server.pam_header import PamHeader, PamHeaderError
 from core.server.settings import Limits
 from core.worker import BUILT_IN_WEIGHTS
+from protocol import pam
 from protocol.options import OptionError, validate_options
 
 PARTS_HELP = ("a job is multipart/form-data with the parts options (JSON), content (PAM), style "
@@ -44,7 +43,7 @@ class UploadError(Exception):
 class PamUpload:
     """A PAM file as the client sent it (header and samples), and its header."""
 
-    header: PamHeader
+    header: pam.PamHeader
     data: bytearray
 
 
@@ -101,16 +100,16 @@ class _Reader:
     async def picture(self, part: BodyPartReader, role: str) -> PamUpload:
         what = PICTURE_ROLES[role]
         data = bytearray()
-        while not pam_header.header_complete(bytes(data[:pam_header.MAX_HEADER_BYTES])):
-            piece = await self.chunk(part, pam_header.MAX_HEADER_BYTES)
+        while not pam.header_complete(bytes(data[:pam.MAX_HEADER_BYTES])):
+            piece = await self.chunk(part, pam.MAX_HEADER_BYTES)
             if not piece:
                 break
             data += piece
         try:
-            header = pam_header.parse_pam_header(bytes(data[:pam_header.MAX_HEADER_BYTES]))
-        except PamHeaderError as error:
+            header = pam.parse_header(bytes(data[:pam.MAX_HEADER_BYTES]))
+        except pam.PamError as error:
             raise UploadError(400, "The job's %s cannot be used: %s." % (what, error))
-        if header.pixels > self.limits.max_pixels:
+        if header.width * header.height > self.limits.max_pixels:
             raise UploadError(413, "The job's %s is %dx%d pixels; this server takes at most %.1f megapixels "
                                    "per picture. Scale it down, or start the server with a larger "
                                    "--max-pixels." % (what, header.width, header.height,

@@ -10,8 +10,8 @@ import pytest
 
 from core.server import access_token
 from core.server.main import main, resolve_token, token_required
-from core.server.pam_header import PamHeaderError, parse_pam_header
 from core.server.settings import ServerSettings, SettingsError, is_loopback, parse_settings
+from protocol import pam
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"])
@@ -89,7 +89,7 @@ def test_a_missing_certificate_is_a_plain_start_error(tmp_path, capsys):
 
 def test_pam_headers():
     head = b"P7\nWIDTH 40\nHEIGHT 32\nDEPTH 4\nMAXVAL 65535\nTUPLTYPE RGB_ALPHA\nENDHDR\n"
-    header = parse_pam_header(head + b"pixels...")
+    header = pam.parse_header(head + b"pixels...")
     assert (header.width, header.height, header.channels, header.bits) == (40, 32, 4, 16)
     assert header.data_bytes == 40 * 32 * 4 * 2 and header.length == len(head)
     for bad, words in ((b"\x89PNG\r\n", "not a PAM image"),
@@ -98,8 +98,8 @@ def test_pam_headers():
                        (b"P7\nWIDTH 0\nHEIGHT 4\nDEPTH 3\nMAXVAL 255\nENDHDR\n", "no pixels"),
                        (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 5\nMAXVAL 255\nENDHDR\n", "5 channels"),
                        (b"P7\nWIDTH 4\nHEIGHT 4\nDEPTH 3\nMAXVAL 1023\nENDHDR\n", "maxval 1023")):
-        with pytest.raises(PamHeaderError, match=words):
-            parse_pam_header(bad)
+        with pytest.raises(pam.PamError, match=words):
+            pam.parse_header(bad)
 
 
 @pytest.fixture
