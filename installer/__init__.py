@@ -8,6 +8,10 @@
     unmet         run inside that environment: which requirements it lacks
     pyproject     the engine's requirements, read from pyproject.toml (their one home)
     engine_probe  asks the engine itself (`python -m core.selfcheck`) whether it works
+    engine_config which engine the plug-in uses (neural_style_config.json): local or a server
+    engine_service the engine server for a Flatpak GIMP: systemd user socket and service units
+    server_probe  asks an engine server whether it answers (GET /v1/health)
+    flatpak       Flathub's GIMP on this machine, and a distribution's GIMP 3 beside it
     demo          the example result at the end
     processes     running other programs with a clean environment
     console       what the user reads, and InstallError for failures they can act on

@@ -23,7 +23,6 @@ PLUGIN_NAME = "neural_style_transfer"
 SUPPORT_NAME = PLUGIN_NAME + "_support"  # GIMP 2.10: a folder with no executables in it
 CONFIG_NAME = "neural_style_config.json"
 MANIFEST_NAME = "neural_style_manifest.json"
-CONFIG_VERSION = 1
 
 
 def plugin_home(layout: str) -> str:
@@ -136,8 +135,12 @@ def conflicts(plugins_dir: Path, files: dict, manifest: dict | None) -> list:
     return sorted(set(found))
 
 
-def install_plugin(profile: Profile, config: dict) -> str:
-    """Put the plug-in into profile's plug-ins folder; return a one-line summary."""
+def install_plugin(profile: Profile, config: dict, service_files: dict | None = None) -> str:
+    """Put the plug-in into profile's plug-ins folder; return a one-line summary.
+
+    service_files: files outside the profile that this configuration relies on (the engine
+    server's units, engine_service), listed in the manifest so --uninstall removes them.
+    """
     plugins_dir = profile.plugins_dir
     files = planned_files(profile.layout, config)
     manifest = read_manifest(plugins_dir, profile.layout)
@@ -164,7 +167,8 @@ def install_plugin(profile: Profile, config: dict) -> str:
     old_files = set(manifest["files"]) if manifest else set()
     # Record what is about to be written first, so an interrupted run can still be undone.
     record = {"installed_by": "install.py", "checkout": str(CHECKOUT), "layout": profile.layout,
-              "files": dict(manifest["files"]) if manifest else {}, "dirs": sorted(created)}
+              "files": dict(manifest["files"]) if manifest else {}, "dirs": sorted(created),
+              "service_files": dict(service_files or {})}
     for rel, (data, _) in files.items():
         record["files"].setdefault(rel, sha256(data))
     write_manifest(plugins_dir / mrel, record)
@@ -191,17 +195,29 @@ def install_plugin(profile: Profile, config: dict) -> str:
     return "plug-in already up to date: %s" % where
 
 
-def install_everywhere(profiles: list, python: Path) -> list:
-    """Install into each profile, saying how it went; the labels of those that failed."""
-    config = {"python": str(python), "engine_root": str(CHECKOUT), "version": CONFIG_VERSION}
+def install_everywhere(plans: list) -> list:
+    """Install each (profile, config, service files), saying how it went; the labels of those that failed."""
     failures = []
-    for profile in profiles:
+    for profile, config, service_files in plans:
         try:
-            say("%s: %s" % (profile.label, install_plugin(profile, config)))
+            say("%s: %s" % (profile.label, install_plugin(profile, config, service_files)))
         except InstallError as error:
             say("%s: %s" % (profile.label, error))
             failures.append(profile.label)
     return failures
+
+
+def recorded_service_files(profiles: list) -> dict:
+    """{path: sha256 or None} of the engine server's files that the profiles' manifests list."""
+    files = {}
+    for profile in profiles:
+        try:
+            manifest = read_manifest(profile.plugins_dir, profile.layout)
+        except InstallError:
+            continue
+        if manifest and isinstance(manifest.get("service_files"), dict):
+            files.update(manifest["service_files"])
+    return files
 
 
 def plugin_outdated(profile: Profile, manifest: dict, config: dict) -> str:

@@ -12,5 +12,6 @@ names a path on the server. Modules, one job each:
   network     the VGG-19 network kept between jobs
   scheduler   one job at a time, queue positions, cancelling
   app         the aiohttp application: routes, token check, streaming
+  activation  sockets passed by systemd (socket activation), leaving when idle
   main        start-up: token rule, TLS, listening, shutting down
 """

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import signal
+import socket
 import ssl
 import sys
 from collections.abc import Sequence
 
 from core.errors import EngineError
 from core.server.access_token import TokenError, default_token_path, load_or_create_token
+from core.server.activation import ActivationError, exit_when_idle, inherited_sockets, listening_host
 from core.server.settings import PROGRAM, ServerSettings, SettingsError, is_loopback, parse_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -77,7 +80,9 @@ def _listen_error(settings: ServerSettings, error: OSError) -> StartError:
 
 
 async def serve(settings: ServerSettings, token: str | None, context: ssl.SSLContext | None,
-                device: str, device_text: str) -> None:
+                device: str, device_text: str, sockets: Sequence[socket.socket] = ()) -> None:
+    """Serve until SIGTERM/SIGINT (or idle for settings.exit_when_idle s), on the sockets
+    systemd passed, or else on settings.host and settings.port."""
     from aiohttp import web
 
     from core.server.app import create_app
@@ -88,9 +93,13 @@ async def serve(settings: ServerSettings, token: str | None, context: ssl.SSLCon
     # handler_cancellation: a client that disconnects cancels its handler, which stops its job.
     runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
+    if sockets:
+        sites = [web.SockSite(runner, sock, ssl_context=context) for sock in sockets]
+    else:
+        sites = [web.TCPSite(runner, settings.host, settings.port, ssl_context=context)]
     try:
-        await site.start()
+        for site in sites:
+            await site.start()
     except OSError as error:
         await runner.cleanup()
         raise _listen_error(settings, error)
@@ -104,15 +113,22 @@ async def serve(settings: ServerSettings, token: str | None, context: ssl.SSLCon
     scheme = "https" if context else "http"
     for host, port in (address[:2] for address in runner.addresses):
         shown = "[%s]" % host if ":" in host else host
-        print("%s: listening on %s://%s:%d (device %s)" % (PROGRAM, scheme, shown, port, device_text),
+        print("%s: listening on %s://%s:%d (device %s)%s" % (
+            PROGRAM, scheme, shown, port, device_text, " on a socket from systemd" if sockets else ""),
               flush=True)
     runner_task = asyncio.create_task(scheduler.run_forever())
+    idle_task = None
+    if settings.exit_when_idle:
+        print("%s: leaving after %g s without a job" % (PROGRAM, settings.exit_when_idle), flush=True)
+        idle_task = asyncio.create_task(exit_when_idle(scheduler, settings.exit_when_idle, stop))
     try:
         await stop.wait()
     finally:
         log.info("stopping")
         await scheduler.shutdown("the server is shutting down", SHUTDOWN_WAIT)
         runner_task.cancel()
+        if idle_task is not None:
+            idle_task.cancel()
         await runner.cleanup()
 
 
@@ -123,6 +139,14 @@ def main(argv: Sequence[str]) -> int:
     except SettingsError as error:
         print("%s: error: %s" % (PROGRAM, error), file=sys.stderr)
         return EXIT_USAGE
+    try:
+        sockets = inherited_sockets()
+    except ActivationError as error:
+        print("%s: error: %s" % (PROGRAM, error), file=sys.stderr)
+        return EXIT_FAILED
+    if sockets:  # socket activation: --host and --port are systemd's business
+        port = sockets[0].getsockname()[1]
+        settings = dataclasses.replace(settings, host=listening_host(sockets), port=port)
     try:
         token, token_note = resolve_token(settings)
         context = ssl_context(settings)
@@ -139,7 +163,7 @@ def main(argv: Sequence[str]) -> int:
               "travel unencrypted. Give --certfile and --keyfile, or put a TLS reverse proxy in front "
               "(docs/server.md)." % (PROGRAM, settings.host), file=sys.stderr, flush=True)
     try:
-        asyncio.run(serve(settings, token, context, resolved.type, describe_device(resolved)))
+        asyncio.run(serve(settings, token, context, resolved.type, describe_device(resolved), sockets))
     except StartError as error:
         print("%s: error: %s" % (PROGRAM, error), file=sys.stderr)
         return EXIT_FAILED

@@ -49,6 +49,7 @@ class ServerSettings:
     device: str = "auto"
     limits: Limits = Limits()
     warm_up: bool = True
+    exit_when_idle: float | None = None  # seconds without a job before the server leaves
 
 
 def is_loopback(host: str) -> bool:
@@ -110,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                              % DEFAULT_UPLOAD_TIMEOUT)
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="Do not load the network at start-up (the first job does).")
+    parser.add_argument("--exit-when-idle", type=float, metavar="S",
+                        help="Leave after S seconds without a job, freeing the memory the network "
+                             "holds. Meant for a server that systemd starts on the first connection "
+                             "(socket activation): the socket stays open and the next job starts it "
+                             "again.")
     return parser
 
 
@@ -126,6 +132,8 @@ def parse_settings(argv: Sequence[str]) -> ServerSettings:
     for name in ("read_timeout", "upload_timeout"):
         if not getattr(arguments, name) > 0:
             raise SettingsError("--%s must be more than 0 seconds." % name.replace("_", "-"))
+    if arguments.exit_when_idle is not None and not arguments.exit_when_idle > 0:
+        raise SettingsError("--exit-when-idle must be more than 0 seconds.")
     if bool(arguments.certfile) != bool(arguments.keyfile):
         raise SettingsError("--certfile and --keyfile go together: give both to serve https.")
     limits = Limits(max_pixels=arguments.max_pixels, max_body_bytes=arguments.max_body_mb << 20,
@@ -134,4 +142,4 @@ def parse_settings(argv: Sequence[str]) -> ServerSettings:
     return ServerSettings(host=arguments.host, port=arguments.port, token_file=arguments.token_file,
                           require_token=arguments.require_token, certfile=arguments.certfile,
                           keyfile=arguments.keyfile, device=arguments.device, limits=limits,
-                          warm_up=arguments.warm_up)
+                          warm_up=arguments.warm_up, exit_when_idle=arguments.exit_when_idle)

@@ -28,10 +28,35 @@ def make_checkout(target: Path) -> Path:
     return target
 
 
+# Stand-ins for `flatpak` and `systemctl`, first on PATH, so no test asks the machine's own
+# (a developer's Flatpak GIMP or systemd user manager). FAKE_FLATPAK_GIMP=1: `flatpak info
+# org.gimp.GIMP` succeeds. FAKE_SYSTEMD=1: a user manager answers. Every systemctl call is
+# logged to $FAKE_SYSTEMCTL_LOG.
+FAKE_FLATPAK = """#!/bin/sh
+[ "$FAKE_FLATPAK_GIMP" = 1 ] && [ "$1 $2" = "info org.gimp.GIMP" ] && exit 0
+echo "error: org.gimp.GIMP not installed" >&2; exit 1
+"""
+FAKE_SYSTEMCTL = """#!/bin/sh
+[ -n "$FAKE_SYSTEMCTL_LOG" ] && echo "$*" >> "$FAKE_SYSTEMCTL_LOG"
+[ "$FAKE_SYSTEMD" = 1 ] && exit 0
+echo "Failed to connect to bus: No medium found" >&2; exit 1
+"""
+
+
+def fake_tools(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (("flatpak", FAKE_FLATPAK), ("systemctl", FAKE_SYSTEMCTL)):
+        (folder / name).write_text(text)
+        os.chmod(folder / name, 0o755)
+    return folder
+
+
 def run_install(checkout: Path, home: Path, *args: str, env: dict | None = None):
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("XDG_CONFIG_HOME", "APPDATA", "GIMP3_DIRECTORY", "GIMP2_DIRECTORY")}
     environment["HOME"] = str(home)
+    tools = fake_tools(home.parent / "fake-tools")
+    environment["PATH"] = "%s%s%s" % (tools, os.pathsep, environment.get("PATH", ""))
     environment.update(env or {})
     return subprocess.run([sys.executable, str(checkout / "install.py"), *args], cwd=str(home),
                           env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

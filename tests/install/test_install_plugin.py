@@ -10,8 +10,9 @@ import pytest
 from install_helpers import is_executable, make_checkout, run_install, snapshot, tree_files
 
 ENGINE_PYTHON = "/opt/neural-style/.venv/bin/python"
-LINUX_PROFILES = (".config/GIMP/2.10", ".config/GIMP/3.0", ".config/GIMP/3.2",
-                  ".var/app/org.gimp.GIMP/config/GIMP/3.0")
+# No ~/.var/app/org.gimp.GIMP: that would mean a Flatpak GIMP (tests/install/test_install_flatpak.py).
+LINUX_PROFILES = (".config/GIMP/2.10", ".config/GIMP/3.0", ".config/GIMP/3.2")
+LOCAL_CONFIG = {"version": 2, "python": ENGINE_PYTHON, "engine": {"kind": "local"}}
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def assert_gimp3_install(plugins: Path, checkout: Path) -> None:
     assert tree_files(folder / "neural_style_plugin") == plugin_package
     assert tree_files(folder / "protocol") == tree_files(checkout / "protocol")
     config = json.loads((folder / "neural_style_config.json").read_text())
-    assert config == {"python": ENGINE_PYTHON, "engine_root": str(checkout), "version": 1}
+    assert config == dict(LOCAL_CONFIG, engine_root=str(checkout))
 
 
 def assert_gimp210_install(plugins: Path, checkout: Path) -> None:
@@ -59,7 +60,7 @@ def assert_gimp210_install(plugins: Path, checkout: Path) -> None:
     assert tree_files(support / "neural_style_plugin") == plugin_package
     assert tree_files(support / "protocol") == tree_files(checkout / "protocol")
     config = json.loads((support / "neural_style_config.json").read_text())
-    assert config == {"python": ENGINE_PYTHON, "engine_root": str(checkout), "version": 1}
+    assert config == dict(LOCAL_CONFIG, engine_root=str(checkout))
     # GIMP 2.10 runs every executable it finds below plug-ins/: nothing in support may be one.
     assert not [p for p in support.rglob("*") if p.is_file() and is_executable(p)]
     # Nothing of the GIMP 3 layout in a 2.10 profile.
@@ -71,11 +72,10 @@ def test_installs_into_each_profile_in_its_own_layout(checkout: Path, home: Path
     assert result.returncode == 0, result.stdout
     for version in ("3.0", "3.2"):
         assert_gimp3_install(home / ".config/GIMP" / version / "plug-ins", checkout)
-    assert_gimp3_install(home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins", checkout)
     assert_gimp210_install(home / ".config/GIMP/2.10/plug-ins", checkout)
     assert list((home / ".config/GIMP/2.8").iterdir()) == []
     assert "GIMP 2.8" in result.stdout and "unsupported" in result.stdout
-    for label in ("GIMP 2.10", "GIMP 3.0", "GIMP 3.2", "GIMP Flatpak 3.0"):
+    for label in ("GIMP 2.10", "GIMP 3.0", "GIMP 3.2"):
         assert "%s: plug-in installed" % label in result.stdout
     # The other plug-in is untouched.
     other = home / ".config/GIMP/3.0/plug-ins/other_plugin/other_plugin.py"
