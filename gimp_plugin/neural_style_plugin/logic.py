@@ -24,9 +24,9 @@ from protocol.raster import MAX_PIXELS, NATIVE, fits_pixel_limit
 from . import run_folder
 from .engine_process import EngineProcess
 from .plugin_config import SERVER, SetupError, load_config
+from .procedure import options_from_args
 from .sandbox import with_sandbox_advice
 from .server_engine import ServerEngine
-from .procedure import options_from_args
 from .shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER, HostError
 
 CONTENT_FILE = "content.pam"

@@ -127,7 +127,8 @@ def report(run: GimpRun) -> str:
 def test_the_dialog_preselects_a_style_layer(server_run):
     data = case(server_run, "dialog_default")
     # Another open image's top visible layer, else another visible layer of this image.
-    assert data == {"other_image": "style", "same_image": "overlay", "below": "background"}, report(server_run)
+    expected = {"other_image": "style", "same_image": "overlay", "below": "background"}
+    assert data == expected, report(server_run)
 
 
 def test_a_server_paints_the_new_layer_with_the_same_contract(server_run):

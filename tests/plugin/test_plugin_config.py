@@ -15,7 +15,8 @@ def config_file(tmp_path, content):
 
 def test_version_1_and_a_version_2_local_entry_mean_the_engine_process(tmp_path):
     assert load_config(write_config(tmp_path))["engine"] == {"kind": "local"}
-    assert load_config(write_config(tmp_path, version=2, engine={"kind": "local"}))["engine"] == {"kind": "local"}
+    local = write_config(tmp_path, version=2, engine={"kind": "local"})
+    assert load_config(local)["engine"] == {"kind": "local"}
     assert load_config(write_config(tmp_path, version=2))["engine"] == {"kind": "local"}
 
 

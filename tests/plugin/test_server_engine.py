@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "server"))
 from server_helpers import content_pam, start_server, style_pam, wait_until_ready  # noqa: E402
 
 pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("aiohttp") is None,
+    pytest.mark.skipif(not all(importlib.util.find_spec(name) for name in ("torch", "aiohttp")),
                        reason="the engine server (torch, aiohttp) is not available"),
     pytest.mark.skipif(os.name == "nt", reason="POSIX signals"),
 ]
@@ -271,6 +271,6 @@ def test_a_server_killed_mid_run_leaves_the_image_unchanged(gimp, tmp_path, temp
     finally:
         doomed.stop()
     assert status == EXECUTION_ERROR
-    assert message.startswith("The connection to the neural-style server at %s was lost" % doomed.url), message
+    assert message.startswith("The connection to the neural-style server at %s was lost" % doomed.url)
     assert "nothing was changed" in message and "`neural-style serve`" in message
     assert snapshot(image) == before and image.open_groups == 0 and os.listdir(temp_root) == []
