@@ -10,6 +10,12 @@ Schema (every event has "event"; numbers are JSON numbers):
   {"event": "error",    "message": str, "kind": str}
 "step" counts from 1 to "total" over all scales; "scale" counts from 1 to "scales".
 "error" kinds: "input", "options", "weights", "device", "memory", "cancelled", "internal".
+
+The engine server (`neural-style serve`, docs/server.md) streams the same events, except
+that nothing there is a file, and a job may wait for its turn (SERVER_EVENT_FIELDS):
+  {"event": "queued",   "job": str, "position": int}   jobs running or waiting before it
+  {"event": "preview",  "pam": str, "step": int}       the picture so far: a base64 PAM file
+  {"event": "done",     "pam": str, "elapsed": float}  the result: a base64 PAM file
 Python 2.7 and 3, standard library only.
 """
 
@@ -22,6 +28,8 @@ EVENT_FIELDS = {
     "done": ("output", "elapsed"),
     "error": ("message", "kind"),
 }
+SERVER_EVENT_FIELDS = dict(EVENT_FIELDS, queued=("job", "position"), preview=("pam", "step"),
+                           done=("pam", "elapsed"))
 ERROR_KINDS = ("input", "options", "weights", "device", "memory", "cancelled", "internal")
 
 
@@ -29,11 +37,12 @@ class ProtocolError(ValueError):
     """A line from the engine that is not a valid event."""
 
 
-def encode_event(name, **fields):
-    """One event as a single JSON line (without the newline)."""
-    if name not in EVENT_FIELDS:
+def encode_event(name, schema=EVENT_FIELDS, **fields):
+    """One event as a single JSON line (without the newline); schema: EVENT_FIELDS (the
+    worker's) or SERVER_EVENT_FIELDS (the engine server's)."""
+    if name not in schema:
         raise ProtocolError("unknown event %r" % name)
-    missing = [field for field in EVENT_FIELDS[name] if field not in fields]
+    missing = [field for field in schema[name] if field not in fields]
     if missing:
         raise ProtocolError("event %r lacks %s" % (name, ", ".join(missing)))
     if name == "error" and fields["kind"] not in ERROR_KINDS:
@@ -43,15 +52,15 @@ def encode_event(name, **fields):
     return json.dumps(event, sort_keys=True, allow_nan=False)
 
 
-def decode_event(line):
-    """Parse one line into an event dict, or raise ProtocolError."""
+def decode_event(line, schema=EVENT_FIELDS):
+    """Parse one line into an event dict, or raise ProtocolError (schema as for encode_event)."""
     try:
         event = json.loads(line)
     except ValueError:
         raise ProtocolError("not JSON: %r" % line[:200])
-    if not isinstance(event, dict) or event.get("event") not in EVENT_FIELDS:
+    if not isinstance(event, dict) or event.get("event") not in schema:
         raise ProtocolError("not an event: %r" % line[:200])
-    missing = [name for name in EVENT_FIELDS[event["event"]] if name not in event]
+    missing = [name for name in schema[event["event"]] if name not in event]
     if missing:
         raise ProtocolError("event %r lacks %s" % (event["event"], ", ".join(missing)))
     return event

@@ -19,7 +19,7 @@ from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from protocol.raster import Raster  # noqa: E402
 
 from . import engine_lifetime, logic  # noqa: E402
-from .procedure import build_spec  # noqa: E402
+from .procedure import build_spec, default_style_layer  # noqa: E402
 from .shim import (  # noqa: E402
     BASE_GREY,
     BASE_INDEXED,
@@ -182,6 +182,21 @@ def _error_values(procedure, status, message):
     return procedure.new_return_values(status, error)
 
 
+def _layers_with_visibility(image):
+    # Top-level layers, top first; a layer group counts as one layer (it can be a style).
+    return [(layer, layer.get_visible()) for layer in image.get_layers()]
+
+
+def preselected_style_layer(image, active):
+    """A sensible style layer for the dialog (procedure.default_style_layer), or None."""
+    others = [_layers_with_visibility(other) for other in Gimp.get_images()
+              if other.get_id() != image.get_id()]
+    # By id: two proxies of one GIMP layer need not be the same Python object.
+    own = [(layer, visible) for layer, visible in _layers_with_visibility(image)
+           if layer.get_id() != active.get_id()]
+    return default_style_layer(others, own, active)
+
+
 def _run(procedure, run_mode, image, drawables, config, run_data):
     spec = build_spec()
     interactive = run_mode == Gimp.RunMode.INTERACTIVE
@@ -195,6 +210,8 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
         from gi.repository import GimpUi
 
         GimpUi.init(spec.name)
+        if config.get_property("style-layer") is None:
+            config.set_property("style-layer", preselected_style_layer(image, drawables[0]))
         dialog = GimpUi.ProcedureDialog.new(procedure, config, spec.label)
         dialog.fill(None)
         accepted = dialog.run()

@@ -1,9 +1,10 @@
 """One run of Neural Style Transfer, written once against the shim's Host.
 
-read layers -> PAM files in a per-run folder -> engine process -> progress (and live
-preview) -> new layer directly above the active layer, inside one undo group.
+read layers -> PAM files in a per-run folder -> engine process, or PAM files in a request
+-> engine server -> progress (and live preview) -> new layer directly above the active
+layer, inside one undo group. Both engines have one interface (server_engine's docstring).
 Whatever happens, the content and style layers are only read, a half-made layer is
-removed, the run folder is removed and the engine is stopped.
+removed, the run folder is removed and the engine is stopped (the server's job cancelled).
 Python 2.7 and 3, standard library only.
 """
 
@@ -17,13 +18,15 @@ import traceback
 from protocol.events import describe_progress
 from protocol.job import make_job, write_job
 from protocol.options import OptionError, string_types, validate_options
-from protocol.pam import PamError, read_pam, write_pam_atomically
+from protocol.pam import PamError, decode_pam, encode_pam, read_pam, write_pam_atomically
 from protocol.raster import MAX_PIXELS, NATIVE, fits_pixel_limit
 
 from . import run_folder
 from .engine_process import EngineProcess
-from .plugin_config import SetupError, load_config
+from .plugin_config import SERVER, SetupError, load_config
 from .procedure import options_from_args
+from .sandbox import with_sandbox_advice
+from .server_engine import ServerEngine
 from .shim import BASE_GREY, BASE_INDEXED, KIND_GROUP, KIND_OTHER, HostError
 
 CONTENT_FILE = "content.pam"
@@ -34,6 +37,10 @@ PREVIEW_FILE = "preview.pam"
 
 class RunFailed(Exception):
     """A run that cannot go on; the message is for people."""
+
+
+class EngineFailed(RunFailed):
+    """The engine (process or server) failed: in a Flatpak sandbox the message says what to do."""
 
 
 class Result(object):
@@ -104,15 +111,16 @@ def _write_pam(path, pixels):
                         "the temporary folder and try again." % (os.path.dirname(path), error))
 
 
-def _read_result(path, expected):
+def _read_result(event, path, expected):
+    """The picture an event brings: its PAM bytes (engine server) or the file at path."""
     try:
-        image = read_pam(path)
+        image = decode_pam(event["pam"]) if "pam" in event else read_pam(path)
     except (IOError, OSError) as error:
-        raise RunFailed("The engine said it finished but its result cannot be read (%s)." % error)
+        raise EngineFailed("The engine said it finished but its result cannot be read (%s)." % error)
     except PamError as error:
-        raise RunFailed("The engine's result is not a valid image (%s)." % error)
+        raise EngineFailed("The engine's result is not a valid image (%s)." % error)
     if image.shape() != expected.shape():
-        raise RunFailed("The engine's result is %dx%d with %d channels at %d bits; the layer needs "
+        raise EngineFailed("The engine's result is %dx%d with %d channels at %d bits; the layer needs "
                         "%dx%d with %d channels at %d bits." % (image.shape() + expected.shape()))
     return image.in_byte_order(NATIVE)
 
@@ -157,6 +165,53 @@ class _Run(object):
             raise RunFailed("The style layer \"%s\" is fully transparent: its colours are hidden, so it "
                             "has no style to give. Choose a visible layer as the style." % style_info.name)
 
+        live = bool(self.args.get("live-preview"))
+        if config["engine"]["kind"] == SERVER:
+            # Nothing is written here: the pictures travel in the request and the events.
+            self.engine = ServerEngine(config["engine"], options, encode_pam(content),
+                                       [encode_pam(style_pixels)],
+                                       preview_every=_preview_every(options) if live else None)
+        else:
+            self.engine = EngineProcess(config, self._write_job(content, style_pixels, options, live),
+                                        self.folder)
+
+        host.progress_init("Neural Style Transfer: starting the engine")
+        host.undo_group_start(self.image)
+        self.undo_open = True
+        self.engine.start()
+        done = False
+        for event in self.engine.events():
+            kind = event["event"]
+            if kind == "queued" and event["position"] > 0:
+                host.progress_set_text("Waiting for the engine server: %d job(s) ahead" % event["position"])
+            elif kind == "start":
+                host.progress_set_text("Neural Style Transfer on %s: %d steps at %dx%d" % (
+                    event["device"], event["total"], event["width"], event["height"]))
+            elif kind == "progress":
+                total = max(1, event["total"])
+                host.progress_update(min(1.0, max(0.0, float(event["step"]) / total)))
+                host.progress_set_text(describe_progress(event))
+            elif kind == "preview" and live:
+                self._show_preview(event, content_info, content)
+            elif kind == "error" and event["kind"] == "internal":
+                raise EngineFailed(self.engine.with_log(event["message"]))  # a bug: the log has more
+            elif kind == "error":
+                raise EngineFailed(event["message"])
+            elif kind == "done":
+                result = _read_result(event, self._path(RESULT_FILE), content)
+                done = True
+        if not done:
+            raise EngineFailed(self.engine.failure_message())
+
+        self._put_result(content_info, result)
+        if host.selection_bounds(self.image) is not None:
+            host.add_selection_mask(self.new_layer)
+        host.progress_update(1.0)
+        host.flush_displays()
+        return self.new_layer
+
+    def _write_job(self, content, style_pixels, options, live):
+        """The local engine's inputs and job file in a new run folder; the job file's path."""
         try:
             self.folder = run_folder.make_run_folder(self.temp_root)
         except (IOError, OSError) as error:
@@ -165,43 +220,12 @@ class _Run(object):
                                 self.temp_root or tempfile.gettempdir(), error))
         _write_pam(os.path.join(self.folder, CONTENT_FILE), content)
         _write_pam(os.path.join(self.folder, STYLE_FILE), style_pixels)
-        live = bool(self.args.get("live-preview"))
         job = make_job(CONTENT_FILE, [STYLE_FILE], RESULT_FILE, options,
                        preview=PREVIEW_FILE if live else None, preview_every=_preview_every(options))
-        job_path = write_job(self.folder, job)
+        return write_job(self.folder, job)
 
-        host.progress_init("Neural Style Transfer: starting the engine")
-        host.undo_group_start(self.image)
-        self.undo_open = True
-        self.engine = EngineProcess(config, job_path, self.folder).start()
-        done = False
-        for event in self.engine.events():
-            kind = event["event"]
-            if kind == "start":
-                host.progress_set_text("Neural Style Transfer on %s: %d steps at %dx%d" % (
-                    event["device"], event["total"], event["width"], event["height"]))
-            elif kind == "progress":
-                total = max(1, event["total"])
-                host.progress_update(min(1.0, max(0.0, float(event["step"]) / total)))
-                host.progress_set_text(describe_progress(event))
-            elif kind == "preview" and live:
-                self._show_preview(content_info, content)
-            elif kind == "error" and event["kind"] == "internal":
-                raise RunFailed(self.engine.with_log(event["message"]))  # a bug: the log has more
-            elif kind == "error":
-                raise RunFailed(event["message"])
-            elif kind == "done":
-                done = True
-        if not done:
-            raise RunFailed(self.engine.failure_message())
-
-        result = _read_result(os.path.join(self.folder, RESULT_FILE), content)
-        self._put_result(content_info, result)
-        if host.selection_bounds(self.image) is not None:
-            host.add_selection_mask(self.new_layer)
-        host.progress_update(1.0)
-        host.flush_displays()
-        return self.new_layer
+    def _path(self, name):
+        return os.path.join(self.folder, name) if self.folder is not None else None
 
     def _put_result(self, content_info, pixels):
         if self.new_layer is None:
@@ -214,10 +238,10 @@ class _Run(object):
     def _style_name(self):
         return self.host.layer_info(self.args.get("style-layer")).name
 
-    def _show_preview(self, content_info, content):
+    def _show_preview(self, event, content_info, content):
         # A preview that cannot be read (or has another size) is skipped: it is only a preview.
         try:
-            pixels = _read_result(os.path.join(self.folder, PREVIEW_FILE), content)
+            pixels = _read_result(event, self._path(PREVIEW_FILE), content)
         except RunFailed:
             return
         self._put_result(content_info, pixels)
@@ -259,7 +283,9 @@ def run(host, image, drawable, args, config_path=None, temp_root=None):
         layer = state.execute()
         failed = False
         return Result(True, layer=layer)
-    except (RunFailed, SetupError, HostError) as error:
+    except (EngineFailed, SetupError) as error:
+        message = with_sandbox_advice(_text_of(error))
+    except (RunFailed, HostError) as error:
         message = _text_of(error)
     except MemoryError:
         message = ("Out of memory while preparing the layers. Try a smaller layer or close other "

@@ -90,3 +90,21 @@ def options_from_args(args, spec=None):
         value = args.get(param.name, param.default)
         options[param.option] = None if param.unset is not None and value == param.unset else value
     return options
+
+
+def default_style_layer(other_images, this_image, active):
+    """The layer to preselect as style when the dialog has none (GIMP 3.2 gives none), so
+    OK works without browsing: the top visible layer of another open image, else the top
+    visible layer of this image other than the active one; None when there is neither.
+
+    other_images: for each other open image, its layers top first; this_image: this image's
+    layers top first; each layer a (layer, visible) pair.
+    """
+    for layers in other_images:
+        for layer, visible in layers:
+            if visible:
+                return layer
+    for layer, visible in this_image:
+        if visible and layer != active:
+            return layer
+    return None

@@ -30,6 +30,8 @@ try:
 except ImportError:  # a Python built without OpenSSL: http only
     ssl = None
 
+from protocol.events import SERVER_EVENT_FIELDS, ProtocolError, decode_event
+
 DEFAULT_PORT = 8765
 CONNECT_TIMEOUT = 10.0
 # The server sends a line at least every 15 s, even during a long step.
@@ -367,10 +369,8 @@ class JobStream(object):
 
     def _event(self, line):
         try:
-            event = json.loads(line.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            event = None
-        if not isinstance(event, dict) or not isinstance(event.get("event"), (type(u""), str)):
+            event = decode_event(line.decode("utf-8"), SERVER_EVENT_FIELDS)
+        except (ProtocolError, UnicodeDecodeError):
             raise MalformedResponse("The server at %s sent something that is not an event (%r); is it a "
                                     "neural-style server?" % (self.server.url, line[:80]))
         if event["event"] == "queued" and event.get("job"):
@@ -378,7 +378,7 @@ class JobStream(object):
         if event["event"] in ("preview", "done"):
             try:
                 event["pam"] = base64.b64decode(event["pam"].encode("ascii"))
-            except (KeyError, AttributeError, ValueError, TypeError, UnicodeError):
+            except (AttributeError, ValueError, TypeError, UnicodeError):
                 raise MalformedResponse("The server at %s sent a %s event without a readable picture." % (
                     self.server.url, event["event"]))
         return event

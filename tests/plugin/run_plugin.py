@@ -1,6 +1,6 @@
 """Run the filter in the fake GIMP in its own process, so a test can kill that process.
 
-Usage: python run_plugin.py CONFIG TEMP_ROOT. Prints "ok" or the error message.
+Usage: python run_plugin.py CONFIG TEMP_ROOT [STEPS]. Prints "ok" or the error message.
 """
 
 import gc
@@ -16,14 +16,14 @@ from neural_style_plugin import engine_lifetime  # noqa: E402
 from plugin_helpers import pattern  # noqa: E402
 
 
-def main(config, temp_root):
+def main(config, temp_root, steps=3):
     engine_lifetime.install_exit_handlers()  # as the GIMP back ends do
     gimp = FakeGimp()
     image = gimp.new_image(8, 8)
     content = image.add_layer("Photo", 8, 8, pattern(8, 8, 3))
     style = image.add_layer("Style", 8, 8, pattern(8, 8, 3, seed=9))
     status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
-                                   style_layer=style, steps=3, live_preview=False)
+                                   style_layer=style, steps=steps, live_preview=False)
     del gimp, image, content, style
     gc.collect()  # finalise what the run left, so unclosed files warn now
     print(message or "ok")
@@ -31,4 +31,4 @@ def main(config, temp_root):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], *[int(value) for value in sys.argv[3:4]]))

@@ -55,3 +55,16 @@ def test_one_table_maps_dialog_names_to_options():
     assert sorted(options) == sorted(mapping.values())
     assert (options["preserve_color"], options["init"], options["device"]) == ("histogram", "noise", "cpu")
     assert (options["steps"], options["size"]) == (None, None)  # the preset decides
+
+
+def test_default_style_layer_prefers_the_top_visible_layer_of_another_image():
+    from neural_style_plugin.procedure import default_style_layer
+
+    here = [("top", True), ("photo", True), ("background", True)]
+    other = [("hidden", False), ("painting", True), ("paper", True)]
+    assert default_style_layer([[("hidden only", False)], other], here, "photo") == "painting"
+    # No other image (or none with a visible layer): another visible layer of this image.
+    assert default_style_layer([], here, "top") == "photo"
+    assert default_style_layer([[("hidden only", False)]], [("top", False), ("photo", True),
+                                                            ("background", True)], "photo") == "background"
+    assert default_style_layer([], [("photo", True)], "photo") is None

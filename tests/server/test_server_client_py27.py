@@ -54,6 +54,9 @@ def test_a_job_from_python27(tmp_path):
     work = tempfile.mkdtemp(prefix="nst-server-py27-", dir=os.path.join(CHROOT, "tmp"))
     inside = "/tmp/" + os.path.basename(work)
     shutil.copy(os.path.join(ROOT, "gimp_plugin", "neural_style_plugin", "server_client.py"), work)
+    # The client decodes events with protocol.events, as it does inside the installed plug-in.
+    shutil.copytree(os.path.join(ROOT, "protocol"), os.path.join(work, "protocol"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
     with open(os.path.join(work, "job.py"), "w") as handle:
         handle.write(SCRIPT)
     server = start_server(tmp_path, "--device", "cpu", "--no-warm-up")

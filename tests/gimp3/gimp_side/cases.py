@@ -130,7 +130,7 @@ def scene(precision=Gimp.Precision.U8_NON_LINEAR):
     return image, content, style_image, style
 
 
-def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE, drawables=None):
+def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE, drawables=None, arguments=None):
     proc = Gimp.get_pdb().lookup_procedure(PROCEDURE)
     if proc is None:
         raise RuntimeError("procedure %s is not registered" % PROCEDURE)
@@ -140,7 +140,7 @@ def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE, drawab
     config.set_property("image", image)
     config.set_core_object_array("drawables", [layer] if drawables is None else drawables)
     config.set_property("style-layer", style)
-    for name, value in PARAMS["arguments"].items():
+    for name, value in (arguments or PARAMS["arguments"]).items():
         if name in names:  # optional extras (preset, scales, device) only where offered
             config.set_property(name, value)
     started = time.time()
@@ -367,6 +367,59 @@ def case_hard_float_linear():
     return observe(image, content, style)
 
 
+# --------------------------------------------------------------------------- engine server
+# The plug-in configured for a `neural-style serve` on the host's 127.0.0.1 (the chroot
+# shares the host's network). The pytest side kills the plug-in (as Cancel does) or the
+# server once it sees the marker file and the server busy.
+
+
+def mark(name):
+    with open(os.path.join(PARAMS["workdir"], "started-" + name), "w") as handle:
+        handle.write("%d\n" % os.getpid())
+
+
+def server_case(name):
+    image, content, style_image, style = scene()
+    before = stack(image)
+    style_before = fingerprint(style)
+    image.clean_all()
+    mark(name)
+    record = run_plugin(image, content, style, arguments=PARAMS["long_arguments"])
+    record.update({"before": before, "after": stack(image), "style_before": style_before,
+                   "style_after": fingerprint(style), "new_count": len(new_layers(image, before)),
+                   "dirty_after": image.is_dirty()})
+    return record
+
+
+def case_server_cancel():
+    return server_case("server_cancel")
+
+
+def case_server_killed():
+    return server_case("server_killed")
+
+
+def case_dialog_default():
+    """The style layer the dialog preselects (backend_gimp3.preselected_style_layer)."""
+    folder = os.path.join(os.environ["GIMP3_DIRECTORY"], "plug-ins", "neural_style_transfer")
+    sys.path.insert(0, folder)
+    from neural_style_plugin.backend_gimp3 import preselected_style_layer
+
+    image, content, style_image, style = scene()
+    hidden = add_layer(style_image, "hidden", (8, 8), (0, 0), 0, [0, 0, 0, 255] * 64, 8)
+    hidden.set_visible(False)
+
+    def chosen():  # named at once: a layer of a deleted image has no name any more
+        layer = preselected_style_layer(image, content)
+        return None if layer is None else layer.get_name()
+
+    other_image = chosen()
+    style_image.delete()
+    same_image = chosen()
+    image.get_layers()[0].set_visible(False)  # the overlay
+    return {"other_image": other_image, "same_image": same_image, "below": chosen()}
+
+
 CASES = {
     "hard_style_is_content": case_hard_style_is_content,
     "hard_two_drawables": case_hard_two_drawables,
@@ -382,6 +435,9 @@ CASES = {
     "selection": case_selection,
     "sixteen_bit": case_sixteen_bit,
     "failure": case_failure,
+    "server_cancel": case_server_cancel,
+    "server_killed": case_server_killed,
+    "dialog_default": case_dialog_default,
     "probe": case_probe,
     "sleep": case_sleep,
 }
