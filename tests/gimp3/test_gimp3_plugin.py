@@ -168,11 +168,19 @@ def test_engine_failure_returns_an_error_and_leaves_the_image_alone(failure_run)
 
 @pytest.mark.parametrize("which", ["plugin_run", "failure_run"])
 def test_the_plugin_process_exits_after_each_call(which, request, gimp3):
-    """GIMP 3.2 names plug-in processes that outlive their call ("Zombie plug-in")."""
+    """The plug-in's process is gone within seconds of each call returning.
+
+    Read from the process table inside GIMP's PID namespace. GIMP 3.2's own warning
+    ("Zombie plug-in ... never exited") is no measure: on a busy machine it names GIMP's
+    own python-eval plug-in too, whenever a plug-in is slower to exit than GIMP waits.
+    """
     run = request.getfixturevalue(which)
-    zombies = [line for line in run.output.splitlines()
-               if "Zombie plug-in" in line and "neural_style_transfer" in line]
-    assert not zombies, run.report()
+    calls = {name: record["data"] for name, record in run.results.items()
+             if record.get("ok") and "plugin_exit_seconds" in record["data"]}
+    assert calls, run.report()
+    for name, data in calls.items():
+        assert data["plugin_exit_seconds"] is not None, (
+            "%s: the plug-in still ran 15 s after the call.\n%s" % (name, run.report()))
 
 
 @pytest.mark.parametrize("which", ["plugin_run", "failure_run"])

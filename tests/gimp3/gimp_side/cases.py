@@ -151,7 +151,27 @@ def run_plugin(image, layer, style, run_mode=Gimp.RunMode.NONINTERACTIVE, drawab
     if result.length() > 1:
         extra = result.index(1)
         message = extra if isinstance(extra, str) else None
-    return {"status": status.value_nick, "message": message, "plugin_seconds": round(seconds, 2)}
+    return {"status": status.value_nick, "message": message, "plugin_seconds": round(seconds, 2),
+            "plugin_exit_seconds": seconds_until_plugin_exits()}
+
+
+def seconds_until_plugin_exits(limit=15.0):
+    """Seconds until no neural_style_transfer.py process is left (None: one still runs
+    after `limit`). An exited but unreaped process has an empty cmdline."""
+    started = time.time()
+    while True:
+        alive = False
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                    alive = alive or b"neural_style_transfer" in handle.read()
+            except OSError:
+                continue
+        if not alive:
+            return round(time.time() - started, 2)
+        if time.time() - started > limit:
+            return None
+        time.sleep(0.05)
 
 
 def new_layers(image, before):
