@@ -105,7 +105,7 @@ def test_pam_headers():
 @pytest.fixture
 def random_vgg(monkeypatch):
     from core import vgg
-    from core.server import network
+    from core import network_cache as network
 
     weights = vgg.random_weights(seed=0)
     monkeypatch.setattr(vgg, "load_weights", lambda source: weights)
@@ -118,8 +118,8 @@ def test_jobs_share_one_network_per_weights_layers_and_device(random_vgg):
     import torch
 
     from core.api import stylize
+    from core.network_cache import cached_network
     from core.picture import Picture
-    from core.server.network import cached_network
 
     made = []
 
