@@ -33,7 +33,8 @@ def import_ray() -> Any:
         import ray
     except ImportError:
         raise EngineError("--ray needs Ray, which is not installed in this Python (%s); install it with "
-                          "\"%s -m pip install ray\", or run without --ray." % (sys.executable, sys.executable))
+                          "\"%s -m pip install ray\", or run without --ray."
+                          % (sys.executable, sys.executable))
     return ray
 
 
@@ -43,7 +44,8 @@ def local_workers(address: str) -> int | None:
         return None
     count = address[len(LOCAL) + 1:]
     if not count.isdigit() or int(count) < 1:
-        raise InputError("--ray %s: write local, local:N with N at least 1, or a cluster's address." % address)
+        raise InputError("--ray %s: write local, local:N with N at least 1, or a cluster's address."
+                         % address)
     return int(count)
 
 
@@ -141,7 +143,8 @@ def style_on_ray(address: str, items: Sequence[Item], style_paths: Sequence[str]
             try:
                 result, error, seconds = ray.get(done[0])
             except ray.exceptions.RayError as failure:
-                finish(Outcome(item, "the Ray task failed: %s" % one_line(failure).split(" Traceback")[0][:300]))
+                reason = one_line(failure).split(" Traceback")[0][:300]
+                finish(Outcome(item, "the Ray task failed: %s" % reason))
                 continue
             if result is not None:
                 try:

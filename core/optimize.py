@@ -224,7 +224,10 @@ class Engine:
         for index, scale in enumerate(scales):
             self.check_stop()
             scaled_content = resize(content, scale.height, scale.width)
-            scaled_base = scaled_content if start is None else resize(base, scale.height, scale.width)
+            # (A start picture's base is clamped like the image, so an unchanged coarse scale
+            # hands it on exactly.)
+            scaled_base = scaled_content if start is None \
+                else resize(base, scale.height, scale.width).clamp(0, 255)
             if previous_base is None:
                 image = resize(image, scale.height, scale.width)
             else:

@@ -104,8 +104,8 @@ def test_pam_headers():
 
 @pytest.fixture
 def random_vgg(monkeypatch):
-    from core import vgg
     from core import network_cache as network
+    from core import vgg
 
     weights = vgg.random_weights(seed=0)
     monkeypatch.setattr(vgg, "load_weights", lambda source: weights)
