@@ -177,7 +177,9 @@ def test_init_image_is_where_the_run_starts(tmp_path, images):
                      *[value if value != "32" else "0" for value in FAST])
     assert result.returncode == 0, result.stderr
     written = image_read.load_picture(tmp_path / "out.png")
-    assert np.abs(written.rgb - content.rgb[:, ::-1]).max() < 1e-3
+    # (30 px high: worked on scaled up to 32 px and back, so not sample for sample)
+    assert np.abs(written.rgb - content.rgb[:, ::-1]).mean() < 0.01
+    assert np.abs(written.rgb - content.rgb).mean() > 0.05
     wrong = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out2.png",
                     "--init-image", images / "style.png", *FAST)
     assert wrong.returncode == 1
