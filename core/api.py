@@ -9,10 +9,16 @@ MIN_WORKING_SIDE pixels is scaled up internally (VGG-19 needs room for its four 
 and the result scaled back, so tiny layers just work. The result always has the content's
 exact size, alpha, bit depth and grey flag.
 
+With a mask, only the mask's bounding box plus a margin of context is worked on
+(core.selection), at the scale the whole content would have been worked at, so detail and
+brush strokes match a whole-layer run; pixels where the mask is 0 keep the content's
+values exactly.
+
 Events passed to `progress` (dicts, each with "event"; see protocol/events.py):
   once  {"event": "start", "total", "scales", "device", "width", "height"}: width/height are
-        the working size, total the number of steps, scales the number of scales used
-        (fewer than asked when the image is too small to halve again);
+        the working size (of the part worked on, with a mask), total the number of steps,
+        scales the number of scales used (fewer than asked when the image is too small to
+        halve again);
   then  {"event": "progress", "step": 1..total, "total", "scale": 1..scales, "scales",
         "losses": {"content", "style", "tv", "total"} (weighted terms of the last
         evaluation), "elapsed", "eta"} after every step.
@@ -34,6 +40,7 @@ from core.optimize import Callbacks, Engine, Settings
 from core.picture import Picture
 from core.planning import is_out_of_memory, out_of_memory
 from core.resample import resize
+from core.selection import Box, whole, working_box
 from core.style_frame import crop_frame
 from core.vgg import VGGFeatures, build_network
 from protocol.options import OptionError, ValidOptions, validate_options
@@ -43,14 +50,22 @@ MIN_WORKING_SIDE = 32
 MAX_WORKING_SIDE = 16384
 
 
-def working_size(height: int, width: int, size: int) -> tuple[int, int]:
-    """(height, width) to optimise at: longest side `size` (0: as is), never upsampled,
+def working_factor(height: int, width: int, size: int) -> float:
+    """Working pixels per content pixel: longest side `size` (0: as is), never upsampled,
     except that a short side below MIN_WORKING_SIDE is scaled up to it."""
     longest = max(height, width)
     target = longest if size <= 0 else min(size, longest)
-    factor = target / float(longest)
-    if min(height, width) * factor < MIN_WORKING_SIDE:
-        factor = MIN_WORKING_SIDE / float(min(height, width))
+    return max(target / float(longest), MIN_WORKING_SIDE / float(min(height, width)))
+
+
+def working_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) to optimise at (see working_factor)."""
+    return scaled_size(height, width, working_factor(height, width, size))
+
+
+def scaled_size(height: int, width: int, factor: float) -> tuple[int, int]:
+    """(height, width) times factor, the short side at least MIN_WORKING_SIDE."""
+    factor = max(factor, MIN_WORKING_SIDE / float(min(height, width)))
     h, w = max(1, int(round(height * factor))), max(1, int(round(width * factor)))
     if max(h, w) > MAX_WORKING_SIDE:
         raise InputError("The content is %dx%d pixels: too thin to process (it would have to "
@@ -91,6 +106,7 @@ def _validated(options: Mapping[str, Any] | None) -> ValidOptions:
 
 def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, Any] | None = None, *,
             mask: np.ndarray | None = None,
+            init_picture: Picture | None = None,
             progress: Callable[[dict], None] | None = None,
             preview: Callable[[Picture, int], None] | None = None,
             preview_every: int = 0,
@@ -100,7 +116,12 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
     """Paint `content` in the style of `styles` (Gatys, Ecker, Bethge); see the module doc.
 
     mask: float32 H x W at the content's size, 1 where the picture may change; pixels
-    outside it keep the content (also during optimisation, via a masked gradient).
+    outside it keep the content (also during optimisation, via a masked gradient). Only
+    its bounding box (mask > 0) plus a margin is worked on; an all-zero mask is an
+    InputError.
+    init_picture: a picture of the content's size to start from instead of the init
+    option (an animation's previous frame, styled): the coarsest scale starts from it
+    downscaled, and each finer scale from it plus what the coarser scales changed.
     preview(picture, step) is called every preview_every steps with the result so far at
     the content's size. should_stop() is checked at every step; True raises Cancelled.
     network_factory(weights, layers, device) gives the VGG-19 network (default: build a new
@@ -128,24 +149,45 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
             raise InputError("The mask is %s but the content is %dx%d pixels." % (
                 "x".join(str(n) for n in mask_array.shape[::-1]), width, height))
         mask_array = np.clip(np.nan_to_num(mask_array), 0.0, 1.0)
+    init_rgb = None
+    if init_picture is not None:
+        init_rgb = _check_picture(init_picture, "starting picture")
+        if init_rgb.shape != content_rgb.shape:
+            raise InputError("The starting picture is %dx%d but the content is %dx%d pixels; they must "
+                             "be the same size." % (init_rgb.shape[1], init_rgb.shape[0], width, height))
+
+    # The whole layer's scale, also for a selection: detail and brush size must not depend
+    # on how much is selected.
+    factor = working_factor(height, width, opts["size"])
+    whole_h, whole_w = scaled_size(height, width, factor)
+    box = whole(height, width) if mask_array is None else working_box(mask_array, factor)
+    region = box.slices
+    region_rgb = content_rgb[region]
+    region_mask = None if mask_array is None else mask_array[region]
+    work_h, work_w = (whole_h, whole_w) if box == whole(height, width) \
+        else scaled_size(box.height, box.width, factor)
 
     device = resolve_device(opts["device"])
     if device.type == "cpu":
         configure_cpu_threads()
-    work_h, work_w = working_size(height, width, opts["size"])
 
     # Colour preservation (Gatys et al. 2016) decides what the network sees.
     mode = opts["preserve_color"]
     if mode == "histogram":
         style_rgbs = [color.match_color_histogram(style, content_rgb) for style in style_rgbs]
-        source = content_rgb
+        source = region_rgb
     elif mode == "luminance":
         content_y = color.luminance(content_rgb)
         style_rgbs = [_grey3(color.match_luminance(color.luminance(style), content_y))
                       for style in style_rgbs]
-        source = _grey3(content_y)
+        source = _grey3(content_y[region])
     else:
-        source = content_rgb
+        source = region_rgb
+    start = None
+    if init_rgb is not None:
+        init_region = init_rgb[region]
+        start = _to_tensor(_grey3(color.luminance(init_region)) if mode == "luminance" else init_region)
+        start = resize(start, work_h, work_w).clamp(0, 255)
 
     settings = Settings.from_options(opts)
     network = (network_factory or build_network)(opts["weights"], settings.layers, device)
@@ -155,22 +197,14 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
 
     def finish(pixels: torch.Tensor) -> Picture:
         """Working-size result -> Picture at the content's size, colours and mask applied."""
-        full = resize(pixels.detach().float().cpu(), height, width) if pixels.shape[-2:] != (height, width) \
-            else pixels.detach().float().cpu()
-        rgb = np.clip(_to_numpy(full), 0.0, 1.0)
-        if mode == "luminance":
-            rgb = color.combine_luminance(color.luminance(rgb), content_rgb)
-        if mask_array is not None:
-            rgb = content_rgb * (1.0 - mask_array[..., None]) + rgb * mask_array[..., None]
-        return Picture(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=content.alpha,
-                       bits=content.bits, grey=content.grey)
+        return _finished(pixels, content, content_rgb, box, region_mask, mode == "luminance")
 
-    source_full = _to_tensor(source)
-    content_tensor = resize(source_full, work_h, work_w).clamp(0, 255)
+    content_tensor = resize(_to_tensor(source), work_h, work_w).clamp(0, 255)
     style_tensors = [_to_tensor(style) for style in style_rgbs]
     mask_tensor = None
-    if mask_array is not None:
-        mask_tensor = resize(torch.from_numpy(mask_array)[None, None], work_h, work_w).clamp(0, 1)
+    if region_mask is not None:
+        mask_tensor = resize(torch.from_numpy(np.ascontiguousarray(region_mask))[None, None],
+                             work_h, work_w).clamp(0, 1)
 
     def on_start(scales: list) -> None:
         if progress is not None:
@@ -179,7 +213,8 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
                       "width": work_w, "height": work_h})
 
     try:
-        result = engine.run(content_tensor, style_tensors, mask_tensor, on_start=on_start)
+        result = engine.run(content_tensor, style_tensors, mask_tensor, on_start=on_start, start=start,
+                            style_area=whole_h * whole_w / float(work_h * work_w))
     except EngineError:
         raise
     except Exception as error:
@@ -192,3 +227,27 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
         raise EngineError("The optimisation diverged (the result has invalid values); try a "
                           "lower style_weight or learning_rate.")
     return finish(result)
+
+
+def _finished(pixels: torch.Tensor, content: Picture, content_rgb: np.ndarray, box: Box,
+              mask: np.ndarray | None, luminance_only: bool) -> Picture:
+    """The working-size result of the box, at the content's size, colours and mask applied.
+
+    Where the mask is 0, and outside the box, the content's own values come back unchanged
+    (content * 1 + result * 0), so they are written back sample for sample.
+    """
+    region_rgb = content_rgb[box.slices]
+    pixels = pixels.detach().float().cpu()
+    if pixels.shape[-2:] != (box.height, box.width):
+        pixels = resize(pixels, box.height, box.width)
+    rgb = np.clip(_to_numpy(pixels), 0.0, 1.0)
+    if luminance_only:
+        rgb = color.combine_luminance(color.luminance(rgb), region_rgb)
+    if mask is not None:
+        rgb = region_rgb * (1.0 - mask[..., None]) + rgb * mask[..., None]
+    if box != whole(*content_rgb.shape[:2]):
+        full = content_rgb.copy()
+        full[box.slices] = rgb
+        rgb = full
+    return Picture(rgb=np.ascontiguousarray(rgb, dtype=np.float32), alpha=content.alpha,
+                   bits=content.bits, grey=content.grey)

@@ -36,7 +36,7 @@ class UsageError(Exception):
     """Bad command-line usage: reported in one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line instead of argparse's usage dump, pointing at --help.
         raise UsageError("%s (see %s --help)" % (message, self.prog))
@@ -60,37 +60,51 @@ def _option_help(option: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROGRAM,
         description="Paint CONTENT in the style of STYLE with neural style transfer "
                     "(Gatys, Ecker, Bethge). Several styles are blended.",
-        epilog="Example: %s examples/photo.png examples/painting.jpg -o result.png --size 384" % PROGRAM,
+        epilog="Example: %s examples/photo.png examples/painting.jpg -o result.png --size 384. "
+               "A folder of pictures: %s batch --help; the engine server: %s serve --help."
+               % (PROGRAM, PROGRAM, PROGRAM),
     )
     parser.add_argument("content", metavar="CONTENT", help="Picture to repaint (PNG, JPEG, TIFF, PAM).")
     parser.add_argument("styles", metavar="STYLE", nargs="+", help="Painting(s) whose style to use.")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="Result file: .png, .tif/.tiff or .pam; same pixel size as CONTENT, "
                              "16-bit when CONTENT is.")
+    add_option_arguments(parser)
+    parser.add_argument("--mask", metavar="FILE",
+                        help="Grey image the size of CONTENT: white may change, black stays as it is. "
+                             "Only the masked part (plus a margin of context) is worked on.")
+    parser.add_argument("--init-image", metavar="FILE",
+                        help="Picture the size of CONTENT to start from instead of --init (for "
+                             "animation frames: the previous frame's result).")
+    parser.add_argument("--progress", choices=("bar", "json", "none"), default=None,
+                        help="bar: progress on stderr (default on a terminal); json: one event per "
+                             "line on stdout (see docs/protocol.md); none: quiet.")
+    add_common_arguments(parser)
+    return parser
+
+
+def add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per entry of protocol.options.OPTIONS (style_weight -> --style-weight)."""
     group = parser.add_argument_group("style transfer options")
     for option in OPTIONS:
         metavar = "{%s}" % ",".join(option.choices) if option.choices else _METAVARS[option.kind]
         group.add_argument(_flag(option.name), dest="option_" + option.name, metavar=metavar,
                            default=None, help=_option_help(option))
-    parser.add_argument("--mask", metavar="FILE",
-                        help="Grey image the size of CONTENT: white may change, black stays as it is.")
-    parser.add_argument("--progress", choices=("bar", "json", "none"), default=None,
-                        help="bar: progress on stderr (default on a terminal); json: one event per "
-                             "line on stdout (see docs/protocol.md); none: quiet.")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="Show full details (tracebacks) on errors.")
     from core import __version__
 
     parser.add_argument("--version", action="version", version="%s %s" % (PROGRAM, __version__))
-    return parser
 
 
-def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, ValidOptions]:
-    """Parsed arguments and validated options (checked here, once); UsageError for anything wrong."""
-    arguments = build_parser().parse_args(list(argv))
+def options_from_arguments(arguments: argparse.Namespace) -> ValidOptions:
+    """The validated options of parsed arguments (see add_option_arguments); UsageError if wrong."""
     given = {option.name: getattr(arguments, "option_" + option.name) for option in OPTIONS}
     try:
         options = validate_options({name: value for name, value in given.items() if value is not None})
@@ -100,7 +114,13 @@ def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, ValidOptio
     if blend is not None and len(blend) != len(arguments.styles):
         raise UsageError("--style-blend has %d weights but %d style images were given." % (
             len(blend), len(arguments.styles)))
-    return arguments, options
+    return options
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[argparse.Namespace, ValidOptions]:
+    """Parsed arguments and validated options (checked here, once); UsageError for anything wrong."""
+    arguments = build_parser().parse_args(list(argv))
+    return arguments, options_from_arguments(arguments)
 
 
 def _as_flags(message: str) -> str:
@@ -184,9 +204,13 @@ class _Run:
         mask = None
         if arguments.mask:
             mask = image_read.load_mask(arguments.mask, content.width, content.height)
+        start = None
+        if arguments.init_image:
+            start = image_read.load_start_picture(arguments.init_image, content.width, content.height)
         from core import api  # torch: imported after the quick checks of the files
         progress = self.events.forward if self.events else self.bar
-        result = api.stylize(content, styles, self.options, mask=mask, progress=progress)
+        result = api.stylize(content, styles, self.options, mask=mask, init_picture=start,
+                             progress=progress)
         image_write.save_picture(result, arguments.output)
         elapsed = time.monotonic() - self.started
         if self.events is not None:
@@ -208,6 +232,8 @@ def _refuse_overwriting_inputs(arguments: argparse.Namespace) -> None:
     inputs = [("content image", arguments.content)] + [("style image", path) for path in arguments.styles]
     if arguments.mask:
         inputs.append(("mask", arguments.mask))
+    if arguments.init_image:
+        inputs.append(("starting image", arguments.init_image))
     for role, path in inputs:
         try:
             same = os.path.samefile(output, path)
@@ -224,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.server.main import main as serve_main
 
         return serve_main(argv[1:])
+    if argv and argv[0] == "batch":  # a folder of pictures, one network
+        from core.batch import main as batch_main
+
+        return batch_main(argv[1:])
     verbose = "--verbose" in argv
     try:
         arguments, options = parse_arguments(argv)
@@ -231,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("%s: error: %s" % (PROGRAM, _one_line(str(error))), file=sys.stderr)
         return EXIT_USAGE
     run = _Run(arguments, options)
-    _stop_on_sigterm()
+    stop_on_sigterm()
     try:
         return run.execute()
     except EngineError as error:
@@ -260,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_FAILED
 
 
-def _stop_on_sigterm() -> None:
+def stop_on_sigterm() -> None:
     """SIGTERM (kill, a batch system) ends the run like Ctrl-C: temporary files are removed."""
     import signal
 

@@ -55,10 +55,17 @@ def describe_device(device: torch.device) -> str:
 
 
 def configure_cpu_threads() -> None:
-    """Use every core this process may run on (torch counts physical cores only)."""
+    """Use every core this process may run on (torch counts physical cores only), or as
+    many as OMP_NUM_THREADS says when it is set: a scheduler that gives this process a
+    share of the machine (Ray, a batch system) sets it, and more threads would fight."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         cores = os.cpu_count() or 1
-    if torch.get_num_threads() < cores:
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        wanted = min(cores, int(asked))
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+    elif torch.get_num_threads() < cores:
         torch.set_num_threads(cores)

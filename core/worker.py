@@ -240,6 +240,8 @@ class Worker:
         for style in styles:
             image_read.check_paintable(style, "The style image", "style")
         mask = image_read.load_mask(job["mask"], content.width, content.height) if job["mask"] else None
+        start = image_read.load_start_picture(job["init"], content.width, content.height) \
+            if job["init"] else None
         preview = job["preview"]
         on_preview = None
         if preview is not None:
@@ -249,7 +251,8 @@ class Worker:
                 image_write.save_picture(picture, preview["path"])
                 self.events.write("preview", path=preview["path"], step=int(step))
 
-        result = api.stylize(content, styles, job["options"], mask=mask, progress=self.events.forward,
+        result = api.stylize(content, styles, job["options"], mask=mask, init_picture=start,
+                             progress=self.events.forward,
                              preview=on_preview, preview_every=preview["every"] if preview else 0,
                              should_stop=self.watchdog.stopping)
         image_write.save_picture(result, job["output"])

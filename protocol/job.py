@@ -6,6 +6,7 @@ inside that folder, so a job can never make the engine read or write elsewhere.
    "content": "content.pam",
    "styles": ["style0.pam", ...],
    "mask": "mask.pam" | null,            # optional: where the content may change
+   "init": "init.pam" | null,            # optional: the picture to start from
    "output": "result.pam",               # written atomically by the engine
    "preview": {"path": "preview.pam", "every": 10} | null,
    "options": {...}}                     # see protocol.options
@@ -34,9 +35,13 @@ def _file_name(value, what):
     return value
 
 
-def make_job(content, styles, output, options, mask=None, preview=None, preview_every=10):
-    """The job dict the plug-in writes; names are file names inside the run folder."""
-    return {
+def make_job(content, styles, output, options, mask=None, preview=None, preview_every=10, init=None):
+    """The job dict the plug-in writes; names are file names inside the run folder.
+
+    init: a picture of the content's size to start from instead of the init option (an
+    animation's previous frame, styled); None leaves the entry out.
+    """
+    job = {
         "version": PROTOCOL_VERSION,
         "content": content,
         "styles": list(styles),
@@ -45,6 +50,9 @@ def make_job(content, styles, output, options, mask=None, preview=None, preview_
         "preview": {"path": preview, "every": preview_every} if preview else None,
         "options": options,
     }
+    if init is not None:
+        job["init"] = init
+    return job
 
 
 def write_job(folder, job):
@@ -82,12 +90,15 @@ def parse_job(text, folder):
         "content": os.path.join(folder, _file_name(job.get("content"), "content image")),
         "styles": [os.path.join(folder, _file_name(name, "style image")) for name in styles],
         "mask": None,
+        "init": None,
         "output": os.path.join(folder, _file_name(job.get("output"), "output image")),
         "preview": None,
         "options": options,
     }
     if job.get("mask") is not None:
         parsed["mask"] = os.path.join(folder, _file_name(job["mask"], "mask image"))
+    if job.get("init") is not None:
+        parsed["init"] = os.path.join(folder, _file_name(job["init"], "starting image"))
     preview = job.get("preview")
     if preview is not None:
         if not isinstance(preview, dict):

@@ -9,7 +9,6 @@ names a path on the server. Modules, one job each:
   access_token the bearer token: where it lives, reading and creating it
   upload      reading one job's multipart body within the limits
   job         one job run in a worker thread, its events as lines
-  network     the VGG-19 network kept between jobs
   scheduler   one job at a time, queue positions, cancelling
   app         the aiohttp application: routes, token check, streaming
   activation  sockets passed by systemd (socket activation), leaving when idle

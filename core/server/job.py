@@ -16,8 +16,8 @@ from typing import Any
 from core.errors import Cancelled, EngineError
 from core.event_writer import EventWriter
 from core.image_read import check_paintable, mask_from_picture, picture_from_bytes
+from core.network_cache import cached_network
 from core.picture import Picture
-from core.server.network import cached_network
 from core.server.stream_events import END, Line, LineSink, done_line, preview_line, queued_line
 from core.server.upload import JobRequest
 
@@ -117,11 +117,12 @@ class Job:
         for style in styles:
             check_paintable(style, "The style picture", "style")
         mask = mask_from_picture(picture_from_bytes(request.mask.data, "The mask")) if request.mask else None
+        start = picture_from_bytes(request.init.data, "The starting picture") if request.init else None
         options: dict[str, Any] = dict(request.options)
         if options["device"] == "auto":
             options["device"] = self.device
         every = request.preview_every
-        return stylize(content, styles, options, mask=mask, progress=writer.forward,
+        return stylize(content, styles, options, mask=mask, init_picture=start, progress=writer.forward,
                        preview=self._preview if every else None, preview_every=every,
                        should_stop=self.stopping, network_factory=cached_network)
 

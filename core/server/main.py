@@ -60,8 +60,8 @@ def warm_up(device: str) -> None:
     import numpy as np
 
     from core.api import stylize
+    from core.network_cache import cached_network
     from core.picture import Picture
-    from core.server.network import cached_network
 
     picture = Picture(rgb=np.full((32, 32, 3), 0.5, dtype=np.float32))
     stylize(picture, [picture], {"steps": 1, "size": 32, "scales": 1, "device": device},

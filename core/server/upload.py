@@ -1,7 +1,8 @@
 """Reading one job's multipart/form-data body, within the limits.
 
 Parts: "options" (JSON object, protocol.options), "content" (PAM), "style" (PAM, once per
-style picture), optional "mask" (PAM) and "preview_every" (a whole number). Every limit is
+style picture), optional "mask" (PAM), "init" (PAM, the picture to start from) and
+"preview_every" (a whole number). Every limit is
 checked before the bytes it guards are stored: the body's declared length, each picture's
 size from its PAM header, the bytes still allowed, and how long the client takes.
 """
@@ -22,11 +23,12 @@ from protocol import pam
 from protocol.options import OptionError, validate_options
 
 PARTS_HELP = ("a job is multipart/form-data with the parts options (JSON), content (PAM), style "
-              "(PAM, one part per style picture), and optionally mask (PAM) and preview_every")
+              "(PAM, one part per style picture), and optionally mask (PAM), init (PAM) and preview_every")
 # The options and preview_every parts are short texts.
 MAX_FIELD_BYTES = 64 * 1024
 CHUNK = 256 * 1024
-PICTURE_ROLES = {"content": "content picture", "style": "style picture", "mask": "mask"}
+PICTURE_ROLES = {"content": "content picture", "style": "style picture", "mask": "mask",
+                 "init": "starting picture"}
 T = TypeVar("T")
 
 
@@ -53,6 +55,7 @@ class JobRequest:
     content: PamUpload | None = None
     styles: list[PamUpload] = field(default_factory=list)
     mask: PamUpload | None = None
+    init: PamUpload | None = None
     preview_every: int = 0
 
 
@@ -186,6 +189,8 @@ async def _read_parts(request: web.Request, limits: Limits) -> JobRequest:
             job.content = await reader.picture(part, name)
         elif name == "mask":
             job.mask = await reader.picture(part, name)
+        elif name == "init":
+            job.init = await reader.picture(part, name)
         else:
             raise UploadError(400, "The job has an unknown part %r; %s." % (name[:40], PARTS_HELP))
     return _checked(job)
@@ -201,10 +206,14 @@ def _checked(job: JobRequest) -> JobRequest:
         raise UploadError(400, "style_blend has %d weights but the job has %d style pictures." % (
             len(blend), len(job.styles)))
     content = job.content.header
-    mask = job.mask.header if job.mask is not None else None
-    if mask is not None and (mask.width, mask.height) != (content.width, content.height):
-        raise UploadError(400, "The job's mask is %dx%d but its content picture is %dx%d; they must be the "
-                               "same size." % (mask.width, mask.height, content.width, content.height))
+    for picture, what in ((job.mask, "mask"), (job.init, "starting picture")):
+        if picture is None:
+            continue
+        size = picture.header
+        if (size.width, size.height) != (content.width, content.height):
+            raise UploadError(400, "The job's %s is %dx%d but its content picture is %dx%d; they must be "
+                                   "the same size." % (what, size.width, size.height, content.width,
+                                                       content.height))
     return job
 
 

@@ -168,6 +168,24 @@ def test_mask_of_wrong_size_is_refused(tmp_path, images):
     assert "must be the same size" in one_error_line(result)
 
 
+def test_init_image_is_where_the_run_starts(tmp_path, images):
+    start = tmp_path / "start.png"
+    content = image_read.load_picture(images / "content16.png")
+    image_write.save_picture(Picture(rgb=np.ascontiguousarray(content.rgb[:, ::-1]), bits=16), start)
+    result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out.png",
+                     "--init-image", start, "--content-weight", "0", "--style-weight", "0",
+                     *[value if value != "32" else "0" for value in FAST])
+    assert result.returncode == 0, result.stderr
+    written = image_read.load_picture(tmp_path / "out.png")
+    # (30 px high: worked on scaled up to 32 px and back, so not sample for sample)
+    assert np.abs(written.rgb - content.rgb[:, ::-1]).mean() < 0.01
+    assert np.abs(written.rgb - content.rgb).mean() > 0.05
+    wrong = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out2.png",
+                    "--init-image", images / "style.png", *FAST)
+    assert wrong.returncode == 1
+    assert "The starting image" in one_error_line(wrong) and "must be the same size" in wrong.stderr
+
+
 def test_sigterm_stops_cleanly(tmp_path, images):
     import signal
 

@@ -162,6 +162,8 @@ GOOD_JOB = {"version": 1, "content": "content.pam", "styles": ["style0.pam"], "m
     ({"output": "/tmp/escaped.pam"}, "inside the run folder"),
     ({"content": "sub/content.pam"}, "inside the run folder"),
     ({"mask": "/etc/passwd"}, "inside the run folder"),
+    ({"init": "../frame0.pam"}, "starting image must be a file name inside the run folder"),
+    ({"init": 7}, "starting image must be a file name"),
     ({"styles": []}, "at least one style image"),
     ({"styles": ["style0.pam"] * 100}, "At most 8 style images"),
     ({"options": {"steps": 10 ** 12}}, "steps must be at most 10000"),
@@ -212,4 +214,38 @@ def test_damaged_input_is_an_input_error(tmp_path, pictures):
     assert [event["event"] for event in events] == ["error"]
     assert events[0]["kind"] == "input"
     assert "style0.pam is not an image GIMP or this engine can read" in events[0]["message"]
+    assert "result.pam" not in listing(tmp_path)
+
+
+def test_job_starts_from_its_init_picture(tmp_path, pictures):
+    """An animation frame: the job's init picture is where the run starts (no loss: it comes back)."""
+    content, style = pictures
+    start = Picture(rgb=np.ascontiguousarray(content.rgb[::-1]), alpha=content.alpha)
+    image_write.save_picture(content, tmp_path / "content.pam")
+    image_write.save_picture(style, tmp_path / "style0.pam")
+    image_write.save_picture(start, tmp_path / "init.pam")
+    options = dict(FAST_OPTIONS, size=0, content_weight=0, style_weight=0)
+    job = make_job("content.pam", ["style0.pam"], "result.pam", options, init="init.pam")
+    assert job["init"] == "init.pam" and "init" not in make_job("c.pam", ["s.pam"], "r.pam", {})
+    process = start_worker(write_job(str(tmp_path), job))
+    events = read_events(process)
+    process.stdin.close()
+    assert process.wait(timeout=120) == 0, events
+    result = image_read.load_picture(tmp_path / "result.pam")
+    expected = image_write.samples_from_picture(start)
+    assert np.abs(image_write.samples_from_picture(result).astype(int) - expected).max() <= 1
+
+
+def test_init_picture_of_another_size_is_an_input_error(tmp_path, pictures):
+    content, style = pictures
+    image_write.save_picture(content, tmp_path / "content.pam")
+    image_write.save_picture(style, tmp_path / "style0.pam")
+    image_write.save_picture(style, tmp_path / "init.pam")
+    job = make_job("content.pam", ["style0.pam"], "result.pam", FAST_OPTIONS, init="init.pam")
+    process = start_worker(write_job(str(tmp_path), job))
+    events = read_events(process)
+    process.stdin.close()
+    assert process.wait(timeout=120) == 1
+    assert [event["event"] for event in events] == ["error"] and events[0]["kind"] == "input"
+    assert "The starting image" in events[0]["message"] and "must be the same size" in events[0]["message"]
     assert "result.pam" not in listing(tmp_path)

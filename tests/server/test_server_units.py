@@ -104,8 +104,8 @@ def test_pam_headers():
 
 @pytest.fixture
 def random_vgg(monkeypatch):
+    from core import network_cache as network
     from core import vgg
-    from core.server import network
 
     weights = vgg.random_weights(seed=0)
     monkeypatch.setattr(vgg, "load_weights", lambda source: weights)
@@ -118,8 +118,8 @@ def test_jobs_share_one_network_per_weights_layers_and_device(random_vgg):
     import torch
 
     from core.api import stylize
+    from core.network_cache import cached_network
     from core.picture import Picture
-    from core.server.network import cached_network
 
     made = []
 
@@ -135,3 +135,19 @@ def test_jobs_share_one_network_per_weights_layers_and_device(random_vgg):
     assert len(made) == 2 and made[0] is made[1]
     other = cached_network("embedded", ("relu1_1",), torch.device("cpu"))
     assert other is not made[0]
+
+
+def test_a_start_picture_must_have_the_contents_size():
+    """The optional init part (an animation's previous frame) is checked like the mask."""
+    from core.server.upload import JobRequest, PamUpload, UploadError, _checked
+
+    def upload(width, height):
+        return PamUpload(pam.PamHeader(width, height, 3, 8, 60), bytearray())
+
+    style = upload(8, 8)
+    assert _checked(JobRequest(content=upload(40, 32), styles=[style], init=upload(40, 32))).init
+    with pytest.raises(UploadError) as refused:
+        _checked(JobRequest(content=upload(40, 32), styles=[style], init=upload(20, 32)))
+    assert refused.value.status == 400
+    assert refused.value.message == ("The job's starting picture is 20x32 but its content picture is "
+                                     "40x32; they must be the same size.")

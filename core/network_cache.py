@@ -1,8 +1,8 @@
-"""The VGG-19 network kept between jobs.
+"""The VGG-19 network kept between jobs (of the engine server, of a batch run).
 
 Building the network costs about half a CPU second even with the weights cached by
 core.vgg (sixteen convolutions are made and filled), plus the copy to the GPU; a warm
-server pays it once per weights/layers/device. The network is frozen and stateless
+server or a batch run pays it once per weights/layers/device. The network is frozen and stateless
 (eval mode, no gradients on its parameters), so jobs, which run one at a time, can share it.
 """
 
