@@ -73,11 +73,12 @@ class FakeImage(object):
     def all_layers(self):
         """Every layer, groups and their layers included, top first."""
         def walk(layers):
+            found = []
             for layer in layers:
-                yield layer
-                for inner in walk(layer.layers):
-                    yield inner
-        return list(walk(self.layers))
+                found.append(layer)
+                found.extend(walk(layer.layers))
+            return found
+        return walk(self.layers)
 
     def undo(self):
         """Undo the last undo group: the layers it added go away."""

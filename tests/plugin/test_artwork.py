@@ -199,7 +199,8 @@ def frames_scene(gimp, count=3, bits=8):
     group = image.add_group("Frames")
     frames = []
     for number in range(count):  # added bottom first: frame 1 is the bottom one
-        frames.append(image.add_layer("Frame %d" % (number + 1), 8, 6, pattern(8, 6, 4, bits, seed=20 + number),
+        frames.append(image.add_layer("Frame %d" % (number + 1), 8, 6,
+                                      pattern(8, 6, 4, bits, seed=20 + number),
                                       offsets=(number, 2 * number), alpha=True, parent=group))
     style_image = gimp.new_image(12, 10)
     style = style_image.add_layer("Starry Night", 12, 10, pattern(12, 10, 3, 8, seed=11))
@@ -305,7 +306,8 @@ def test_a_fully_transparent_layer_of_a_group_is_skipped(gimp, config, temp_root
                                                       "Frame 1"]
 
 
-@pytest.mark.skipif(not TAKES_INIT, reason="protocol.job.make_job has no init yet (the engine side of issue 13)")
+@pytest.mark.skipif(not TAKES_INIT,
+                    reason="protocol.job.make_job has no init yet (the engine side of issue 13)")
 def test_each_frame_starts_from_the_previous_result(gimp, config, temp_root, engine_mode, record):
     image, group, frames, style = frames_scene(gimp)
     status, _, _ = run(gimp, image, frames[0], config, temp_root, style_layer=style, apply_to="group",

@@ -4,9 +4,9 @@ Used as engine_root by the plug-in tests: `python -m core.worker job.json` reads
 emits start/progress/preview/done events and writes the colour-inverted content as the
 result (alpha kept), so tests can check every pixel. Like the real engine, it keeps the
 content where the job's mask is 0 bit for bit (and blends where the mask is partial).
-FAKE_ENGINE_RECORD names a file to which each run appends one JSON line saying what the
-job held (style sizes, mask, init, options), so tests can check what the plug-in sent. FAKE_ENGINE_MODE picks a fault:
-ok, error, internal-error (a bug: traceback on stderr, error event of kind internal), crash,
+FAKE_ENGINE_RECORD names a file to which each run appends one JSON line saying what
+the job held (style sizes, mask, init, options), so tests can check what the plug-in
+sent. FAKE_ENGINE_MODE picks a fault: ok, error, internal-error (a bug: traceback on stderr, error event of kind internal), crash,
 hang (honours the stdin watchdog), stubborn (ignores stdin and SIGTERM), wrong-size,
 garbage-output (or the contents of the file FAKE_ENGINE_MODE_FILE names). It always
 starts by printing "stand-in engine: <mode>" on stderr (for the run log).
