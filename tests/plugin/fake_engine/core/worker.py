@@ -6,7 +6,8 @@ result (alpha kept), so tests can check every pixel. Like the real engine, it ke
 content where the job's mask is 0 bit for bit (and blends where the mask is partial).
 FAKE_ENGINE_RECORD names a file to which each run appends one JSON line saying what
 the job held (style sizes, mask, init, options), so tests can check what the plug-in
-sent. FAKE_ENGINE_MODE picks a fault: ok, error, internal-error (a bug: traceback on stderr, error event of kind internal), crash,
+sent. FAKE_ENGINE_MODE picks a fault: ok, error, internal-error (a bug: traceback on
+stderr, error event of kind internal), crash,
 hang (honours the stdin watchdog), stubborn (ignores stdin and SIGTERM), wrong-size,
 garbage-output (or the contents of the file FAKE_ENGINE_MODE_FILE names). It always
 starts by printing "stand-in engine: <mode>" on stderr (for the run log).
