@@ -188,10 +188,6 @@ class _Run(object):
         infos = [_check_content(host, source, what) for source in sources]
         self.config = load_config(self.config_path)
         from_previous = multi and bool(self.args.get("from-previous"))
-        if from_previous and self.config["engine"]["kind"] == SERVER:
-            raise RunFailed("\"Start each layer from the previous result\" needs the local engine: the "
-                            "engine server does not take a starting picture. Untick it, or switch the "
-                            "plug-in to the local engine (python3 install.py).")
         live = bool(self.args.get("live-preview")) and not multi  # see the module's docstring
         style_names = [style.name for style in styles]
 
@@ -312,7 +308,8 @@ class _Run(object):
             self.engine = ServerEngine(self.config["engine"], options, encode_pam(content),
                                        [encode_pam(pixels) for pixels in style_pixels],
                                        mask=encode_pam(mask) if mask is not None else None,
-                                       preview_every=_preview_every(options) if live else None)
+                                       preview_every=_preview_every(options) if live else None,
+                                       init=encode_pam(init) if init is not None else None)
         else:
             job = self._write_job(content, style_pixels, mask, init, options, live)
             self.engine = EngineProcess(self.config, job, self.folder)
