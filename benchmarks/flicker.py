@@ -41,7 +41,8 @@ def pan_frames(count: int, size: int, step: int) -> list[np.ndarray]:
     """`count` crops of `size` pixels, each `step` pixels right of the one before."""
     photo = np.asarray(Image.open(DATA / "astronaut.png").convert("RGB"))
     top = (photo.shape[0] - size) // 3
-    return [photo[top:top + size, 40 + index * step:40 + index * step + size].copy() for index in range(count)]
+    return [photo[top:top + size, 40 + index * step:40 + index * step + size].copy()
+            for index in range(count)]
 
 
 def raster(pixels: np.ndarray) -> Raster:
@@ -72,7 +73,8 @@ def style_frames(frames: list[np.ndarray], style: np.ndarray, options: dict, fro
 
 
 def mean_step(frames: list[np.ndarray]) -> float:
-    return float(np.mean([np.abs(b.astype(float) - a.astype(float)).mean() for a, b in zip(frames, frames[1:])]))
+    steps = [np.abs(b.astype(float) - a.astype(float)).mean() for a, b in zip(frames, frames[1:])]
+    return float(np.mean(steps))
 
 
 def main() -> int:
