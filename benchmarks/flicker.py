@@ -62,7 +62,7 @@ def style_frames(frames: list[np.ndarray], style: np.ndarray, options: dict, fro
                 write_pam_atomically(os.path.join(folder, "init.pam"), raster(previous))
                 init = "init.pam"
             job = write_job(folder, make_job("content.pam", ["style0.pam"], "result.pam", options, init=init))
-            done = subprocess.run([python, "-m", "core.worker", job], cwd=ROOT, stdin=subprocess.PIPE,
+            done = subprocess.run([python, "-m", "core.worker", job], cwd=ROOT, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit("the worker failed:\n%s\n%s" % (done.stdout[-2000:], done.stderr[-2000:]))
