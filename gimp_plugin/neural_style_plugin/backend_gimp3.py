@@ -134,10 +134,29 @@ class Gimp3Host(Host):
         if layer.is_valid():
             image.remove_layer(layer)
 
-    def add_selection_mask(self, layer):
-        mask = layer.create_mask(Gimp.AddMaskType.SELECTION)
-        if mask is None or not layer.add_mask(mask):
-            raise HostError("GIMP could not add a layer mask from the selection.")
+    def set_layer_name(self, layer, name):
+        layer.set_name(name)
+
+    def parent_of(self, layer):
+        return layer.get_parent()
+
+    def children(self, image, group):
+        return list(group.get_children() if group is not None else image.get_layers())
+
+    def image_of(self, layer):
+        return layer.get_image()
+
+    def same_item(self, first, second):
+        # By id: two proxies of one GIMP item need not be the same Python object.
+        return (isinstance(first, Gimp.Image) == isinstance(second, Gimp.Image)
+                and first.get_id() == second.get_id())
+
+    def read_selection(self, image, x, y, width, height, bits):
+        # The selection is a linear mask: "Y", not "Y'", keeps its values as they are.
+        buffer = image.get_selection().get_buffer()
+        data = buffer.get(Gegl.Rectangle.new(x, y, width, height), 1.0, "Y u%d" % bits,
+                          Gegl.AbyssPolicy.NONE)
+        return Raster(width, height, 1, bits, bytes(data))
 
     def selection_bounds(self, image):
         if Gimp.Selection.is_empty(image):
@@ -213,7 +232,7 @@ def _run(procedure, run_mode, image, drawables, config, run_data):
         if config.get_property("style-layer") is None:
             config.set_property("style-layer", preselected_style_layer(image, drawables[0]))
         dialog = GimpUi.ProcedureDialog.new(procedure, config, spec.label)
-        dialog.fill(None)
+        dialog.fill(list(spec.dialog_order))
         accepted = dialog.run()
         dialog.destroy()
         if not accepted:

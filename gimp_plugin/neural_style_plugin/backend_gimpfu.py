@@ -34,7 +34,6 @@ from .shim import (
 )
 
 _EIGHT_BIT_PRECISIONS = (100, 150)  # GIMP 2.10: PRECISION_U8_LINEAR, PRECISION_U8_GAMMA
-_ADD_MASK_SELECTION = getattr(gimpfu, "ADD_MASK_SELECTION", getattr(gimpfu, "ADD_SELECTION_MASK", 4))
 _NORMAL_MODE = getattr(gimpfu, "LAYER_MODE_NORMAL", getattr(gimpfu, "NORMAL_MODE", 0))
 _LAYER_TYPES = {1: getattr(gimpfu, "GRAY_IMAGE", 2), 2: getattr(gimpfu, "GRAYA_IMAGE", 3),
                 3: getattr(gimpfu, "RGB_IMAGE", 0), 4: getattr(gimpfu, "RGBA_IMAGE", 1)}
@@ -117,9 +116,33 @@ class GimpfuHost(Host):
         if pdb.gimp_item_is_valid(layer):
             pdb.gimp_image_remove_layer(image, layer)
 
-    def add_selection_mask(self, layer):
-        mask = pdb.gimp_layer_create_mask(layer, _ADD_MASK_SELECTION)
-        pdb.gimp_layer_add_mask(layer, mask)
+    def set_layer_name(self, layer, name):
+        pdb.gimp_item_set_name(layer, _native(name))
+
+    def parent_of(self, layer):
+        parent = pdb.gimp_item_get_parent(layer)
+        return parent if parent is not None and getattr(parent, "ID", -1) != -1 else None
+
+    def children(self, image, group):
+        return list(group.children if group is not None else image.layers)
+
+    def image_of(self, layer):
+        return layer.image
+
+    def same_item(self, first, second):
+        return type(first) is type(second) and first.ID == second.ID
+
+    def read_selection(self, image, x, y, width, height, bits):
+        # GIMP 2.10's selection channel holds one 8-bit sample a pixel; outside the image: 0.
+        selection = pdb.gimp_image_get_selection(image)
+        left, top = max(0, x), max(0, y)
+        right, bottom = min(image.width, x + width), min(image.height, y + height)
+        rows = [bytearray(width) for _ in range(height)]
+        if left < right and top < bottom:
+            region = selection.get_pixel_rgn(left, top, right - left, bottom - top, False, False)
+            for row in range(top, bottom):
+                rows[row - y][left - x:right - x] = bytearray(region[left:right, row])
+        return Raster(width, height, 1, 8, bytes(b"".join(bytes(row) for row in rows))).converted(1, bits)
 
     def selection_bounds(self, image):
         non_empty, x1, y1, x2, y2 = pdb.gimp_selection_bounds(image)
@@ -153,8 +176,9 @@ def _gimpfu_param(param):
 
 
 def _arguments(spec, values):
-    """Procedure arguments by PDB name from gimpfu's positional values (options are indices)."""
-    args = {}
+    """Procedure arguments by PDB name from gimpfu's positional values (options are indices);
+    a script written before the later arguments existed passes fewer: they take defaults."""
+    args = spec.defaults()
     for param, value in zip(spec.params, values):
         if param.kind == PF_OPTION:
             index = int(value)

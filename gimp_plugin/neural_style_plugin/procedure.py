@@ -17,6 +17,10 @@ MENU_LABEL = u"Neural Style Transfer\u2026"
 MENU_PATH = "<Image>/Filters/Artistic"
 IMAGE_TYPES = "RGB*, GRAY*"
 
+STYLE_SLOTS = ("style-layer", "style-layer-2", "style-layer-3")
+STYLE_MIXES = ("style-mix-1", "style-mix-2", "style-mix-3")  # blend weights; style-weight is strength
+APPLY_LAYER, APPLY_GROUP, APPLY_IMAGE = "layer", "group", "image"
+
 STEPS_FROM_PRESET = 0  # `steps` 0: the preset decides
 SIZE_FROM_PRESET = -1  # `size` -1: the preset decides; 0: the layer's own size
 
@@ -35,6 +39,13 @@ def _number(kind, pdb_name, option_name, label, maximum=None):
     option = _option(option_name)
     return Param(kind, pdb_name, label, option.help, default=option.default, minimum=option.minimum,
                  maximum=option.maximum if maximum is None else maximum, option=option_name)
+
+
+def _mix(slot):
+    return Param(PF_FLOAT, "style-mix-%d" % slot, "Mix of style %d" % slot,
+                 "Share of style %d in the blend (relative to the other styles' mixes); 0 leaves "
+                 "it out. Style strength is set by \"Style strength\"." % slot,
+                 default=1.0, minimum=0.0, maximum=100.0)
 
 
 def build_spec():
@@ -61,9 +72,31 @@ def build_spec():
         _choice("init", "init", "Start from", ["Content", "Noise", "Style"]),
         _choice("device", "device", "Device", ["Automatic", "CPU", "CUDA (NVIDIA)", "MPS (Apple)"]),
         Param(PF_BOOL, "live-preview", "Live preview",
-              "Show the intermediate result in the new layer while the engine works.",
+              "Show the intermediate result in the new layer while the engine works (one layer "
+              "only; on Cancel the unfinished layer stays, named \"(unfinished)\").",
               default=True),
+        # Added after the original arguments: GIMP 2.10 scripts pass arguments by position.
+        Param(PF_LAYER, "style-layer-2", "Second style layer (optional)",
+              "Another style to blend in; no layer, or a mix of 0, leaves it out."),
+        Param(PF_LAYER, "style-layer-3", "Third style layer (optional)",
+              "A third style to blend in; no layer, or a mix of 0, leaves it out."),
+        _mix(1), _mix(2), _mix(3),
+        Param(PF_OPTION, "apply-to", "Apply to",
+              "The active layer; every layer of the active layer's group (the group itself when "
+              "the active layer is a group); or every layer of the image. Layer groups and the "
+              "style layers are not painted; each painted layer gets its own new layer above it, "
+              "all in one undo step.",
+              default=APPLY_LAYER, choices=(APPLY_LAYER, APPLY_GROUP, APPLY_IMAGE),
+              choice_labels=("The active layer", "Every layer of its group",
+                             "Every layer of the image")),
+        Param(PF_BOOL, "from-previous", "Start each layer from the previous result (animation frames)",
+              "With several layers, bottom to top (GIMP's frame order): each layer starts from the "
+              "previous layer's result when the sizes match, which reduces flicker.",
+              default=False),
     ]
+    order = ["style-layer", "style-mix-1", "style-layer-2", "style-mix-2", "style-layer-3",
+             "style-mix-3", "apply-to", "from-previous"]
+    order.extend(param.name for param in params if param.name not in order)
     return ProcedureSpec(
         name=PROCEDURE_NAME,
         label=MENU_LABEL,
@@ -71,13 +104,17 @@ def build_spec():
         blurb="Paint the active layer in the style of another layer (neural style transfer).",
         help="Gatys, Ecker and Bethge's neural style transfer. The result is a new layer directly "
              "above the active layer, with the same size and offsets; the active layer and the "
-             "style layer are not changed. With a selection the new layer gets a layer mask "
-             "from it. One Undo removes the new layer.",
+             "style layers are not changed. With a selection, only the selected pixels change "
+             "(partly selected ones partly) and the engine works on the selection's area only; "
+             "the rest of the new layer holds the layer's own pixels. When a style layer's image "
+             "has a selection, only that part of the style layer (its bounding box) is the "
+             "style. Up to three styles blend by their mixes. One Undo removes every new layer.",
         author="neural-style-gimp contributors",
         copyright="MIT license",
         date="2025",
         image_types=IMAGE_TYPES,
         params=params,
+        dialog_order=order,
     )
 
 

@@ -165,13 +165,16 @@ class EngineServer(object):
         finally:
             connection.close()
 
-    def submit(self, options, content, styles, mask=None, preview_every=None):
-        """Send a job (PAM files as bytes) and return its JobStream of events."""
+    def submit(self, options, content, styles, mask=None, preview_every=None, init=None):
+        """Send a job (PAM files as bytes; init: the picture to start from) and return its
+        JobStream of events."""
         parts = [("options", json.dumps(options, sort_keys=True).encode("utf-8"), "application/json"),
                  ("content", content, _PICTURE_TYPE)]
         parts.extend(("style", style, _PICTURE_TYPE) for style in styles)
         if mask is not None:
             parts.append(("mask", mask, _PICTURE_TYPE))
+        if init is not None:
+            parts.append(("init", init, _PICTURE_TYPE))
         if preview_every:
             parts.append(("preview_every", str(int(preview_every)).encode("ascii"), "text/plain"))
         content_type, pieces, length = multipart_body(parts)

@@ -24,12 +24,15 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ServerEngine(object):
-    def __init__(self, engine, options, content, styles, preview_every=None):
-        """engine: the config's "engine" entry; content and styles: PAM files as bytes."""
+    def __init__(self, engine, options, content, styles, mask=None, preview_every=None, init=None):
+        """engine: the config's "engine" entry; content, styles, mask (None: paint all of
+        the content) and init (None: start as the options say): PAM files as bytes."""
         self.engine = engine
         self.options = options
         self.content = content
         self.styles = styles
+        self.mask = mask
+        self.init = init
         self.preview_every = preview_every
         self.server = None
         self.stream = None
@@ -41,8 +44,8 @@ class ServerEngine(object):
             if self.engine.get("token_file"):
                 token = read_token_file(self.engine["token_file"])
             self.server = EngineServer(self.engine["url"], token=token)
-            self.stream = self.server.submit(self.options, self.content, self.styles,
-                                             preview_every=self.preview_every)
+            self.stream = self.server.submit(self.options, self.content, self.styles, mask=self.mask,
+                                             preview_every=self.preview_every, init=self.init)
         except ServerUnreachable as error:
             raise SetupError(self._start_hint(error.message))
         except ServerError as error:

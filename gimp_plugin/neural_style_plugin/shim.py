@@ -62,7 +62,7 @@ class ProcedureSpec(object):
     """Everything a back end needs to register the procedure."""
 
     def __init__(self, name, label, menu, blurb, help, author, copyright, date,
-                 image_types, params):
+                 image_types, params, dialog_order=None):
         self.name = name
         self.label = label
         self.menu = menu
@@ -73,6 +73,9 @@ class ProcedureSpec(object):
         self.date = date
         self.image_types = image_types
         self.params = tuple(params)
+        # The dialog's order of fields (PDB names); the PDB order keeps new arguments last,
+        # so GIMP 2.10 scripts that pass arguments by position still work.
+        self.dialog_order = tuple(dialog_order) if dialog_order else tuple(p.name for p in self.params)
 
     def param(self, name):
         for param in self.params:
@@ -146,13 +149,32 @@ class Host(object):
     def remove_layer(self, image, layer):
         raise NotImplementedError
 
-    def add_selection_mask(self, layer):
-        """Give the layer a layer mask made from the image's selection."""
+    def set_layer_name(self, layer, name):
+        raise NotImplementedError
+
+    def parent_of(self, layer):
+        """The layer group holding the layer, or None at the image's top level."""
+        raise NotImplementedError
+
+    def children(self, image, group):
+        """The layers of a group (None: the image's top level), top first; groups included."""
+        raise NotImplementedError
+
+    def image_of(self, layer):
+        raise NotImplementedError
+
+    def same_item(self, first, second):
+        """True when two handles name the same layer or image (GIMP may hand out new proxies)."""
         raise NotImplementedError
 
     # Image.
     def selection_bounds(self, image):
         """(x1, y1, x2, y2) of the selection, or None when nothing is selected."""
+        raise NotImplementedError
+
+    def read_selection(self, image, x, y, width, height, bits):
+        """The selection's values over a rectangle of the image (outside the image: 0), as a
+        1-channel Raster at `bits` (0 = not selected, the maximum = fully selected)."""
         raise NotImplementedError
 
     def undo_group_start(self, image):

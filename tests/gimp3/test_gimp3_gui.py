@@ -36,7 +36,7 @@ def gui(gimp3):
     return gimp3
 
 
-def test_one_undo_removes_the_new_layer_and_its_mask(gui, profile_factory):
+def test_one_undo_removes_the_new_layer(gui, profile_factory):
     workdir, _ = profile_factory()
     script = gui.write_script(workdir, "undo_gui.py", {
         "arguments": ARGUMENTS, "selection": SELECTION, "cases_file": gui.gimp_side("cases.py")})
@@ -47,7 +47,7 @@ def test_one_undo_removes_the_new_layer_and_its_mask(gui, profile_factory):
     assert data["status"] == "success", run.report()
     names = [layer["name"] for layer in data["after_run"]]
     assert names == ["overlay", "content in the style of style", "content", "background"], run.report()
-    # One Ctrl+Z: the layer, its mask and its pixels go at once; the rest is as before.
+    # One Ctrl+Z: the layer and its pixels go at once; the rest is as before.
     assert data["after_undo"] == data["before"], run.report()
     # ...and only one step went: the selection made just before the run is still there.
     assert data["selection_after_undo"] == data["selection_before"] == [True, 15, 10, 35, 26]

@@ -118,19 +118,23 @@ def test_the_run_is_recorded_for_undo_in_balanced_groups(plugin_run):
     assert "undo in inconsistent state" not in plugin_run.output, plugin_run.report()
 
 
-def test_selection_becomes_the_new_layers_mask(plugin_run):
+def test_a_selection_paints_only_the_selected_pixels(plugin_run):
+    """The selection is the engine's mask: outside it the new layer holds the layer's own
+    pixels bit for bit, so it needs no layer mask (a mask would blend feathered edges twice)."""
     data = case(plugin_run, "selection")
     succeeded(plugin_run, data)
     assert data["new_count"] == 1, plugin_run.report()
     new = data["new"]
-    assert new["has_mask"], plugin_run.report()
+    assert not new["has_mask"], plugin_run.report()
     width, height = CONTENT_SIZE
-    mask = np.frombuffer(decode_bytes(new["mask"]), dtype=np.uint8).reshape(height, width)
-    expected = np.zeros((height, width), np.uint8)
+    selected = np.zeros((height, width), bool)
     x, y, w, h = SELECTION
     left, top = x - CONTENT_OFFSETS[0], y - CONTENT_OFFSETS[1]
-    expected[top:top + h, left:left + w] = 255
-    assert np.array_equal(mask, expected), "mask does not match the selection"
+    selected[top:top + h, left:left + w] = True
+    result, content = pixels(new, "pixels", 8), pixels(data, "content_pixels", 8)
+    assert np.array_equal(result[~selected], content[~selected]), "pixels outside the selection changed"
+    change = np.abs(result[selected][:, :3].astype(int) - content[selected][:, :3].astype(int))
+    assert change.mean() > 2.0, "the selected pixels barely changed"
 
 
 def test_sixteen_bit_image_keeps_sixteen_bit_samples(plugin_run):

@@ -31,6 +31,8 @@ class FakeLayer(object):
         self.kind = kind
         self.valid = True
         self.mask = None  # bytes, one 8-bit sample per pixel, when the layer has a mask
+        self.parent = None  # the FakeLayer group holding it, None at the top level
+        self.layers = []  # a group's layers, top first
         size = width * height * channels * (image.bits // 8)
         self.data = bytes(bytearray(size)) if data is None else bytes(data)
         if len(self.data) != size:
@@ -49,26 +51,48 @@ class FakeImage(object):
         self.bits = bits
         self.layers = []  # top first, as GIMP's layer stack
         self.selection = None  # (x1, y1, x2, y2) or None
+        # Optional partial selection: one 8-bit value per image pixel (feathered edges);
+        # None: fully selected inside `selection`'s bounds.
+        self.selection_values = None
         self.undo_groups = []  # closed groups: lists of ("insert", layer)
         self.open_groups = 0
         self._current = None
         self.valid = True
 
     def add_layer(self, name, width, height, data=None, offsets=(0, 0), alpha=False,
-                  kind=shim.KIND_LAYER, position=0):
+                  kind=shim.KIND_LAYER, position=0, parent=None):
         channels = (1 if self.base_type == shim.BASE_GREY else 3) + (1 if alpha else 0)
         layer = FakeLayer(self, name, width, height, channels, offsets, data, kind)
-        self.layers.insert(position, layer)
+        layer.parent = parent
+        container(layer).insert(position, layer)
         return layer
+
+    def add_group(self, name, position=0, parent=None):
+        return self.add_layer(name, 1, 1, kind=shim.KIND_GROUP, position=position, parent=parent)
+
+    def all_layers(self):
+        """Every layer, groups and their layers included, top first."""
+        def walk(layers):
+            found = []
+            for layer in layers:
+                found.append(layer)
+                found.extend(walk(layer.layers))
+            return found
+        return walk(self.layers)
 
     def undo(self):
         """Undo the last undo group: the layers it added go away."""
         if not self.undo_groups:
             raise AssertionError("nothing to undo")
         for action, layer in reversed(self.undo_groups.pop()):
-            if action == "insert" and layer in self.layers:
-                self.layers.remove(layer)
+            if action == "insert" and layer in container(layer):
+                container(layer).remove(layer)
                 layer.valid = False
+
+
+def container(layer):
+    """The list a layer sits in: its group's layers or the image's top level."""
+    return layer.parent.layers if layer.parent is not None else layer.image.layers
 
 
 class FakeGimp(shim.Host):
@@ -80,6 +104,7 @@ class FakeGimp(shim.Host):
         self.messages = []
         self.flushes = 0
         self.fail_on = None  # name of a host method that should raise HostError (fault injection)
+        self.selection_reads = []  # (image, x, y, width, height, bits) of each read_selection
         self.spec = build_spec()
 
     # Test helpers.
@@ -90,7 +115,7 @@ class FakeGimp(shim.Host):
 
     def close_image(self, image):
         image.valid = False
-        for layer in image.layers:
+        for layer in image.all_layers():
             layer.valid = False
         self.images.remove(image)
 
@@ -167,7 +192,8 @@ class FakeGimp(shim.Host):
             raise shim.HostError("pixels at %d bits for an image at %d bits" % (pixels.bits, image.bits))
         layer = FakeLayer(image, name, pixels.width, pixels.height, pixels.channels, offsets,
                           pixels.data)
-        image.layers.insert(image.layers.index(above), layer)
+        layer.parent = above.parent
+        container(above).insert(container(above).index(above), layer)
         self._record(image, ("insert", layer))
         return layer
 
@@ -178,23 +204,45 @@ class FakeGimp(shim.Host):
         layer.data = bytes(pixels.data)
 
     def remove_layer(self, image, layer):
-        image.layers.remove(layer)
+        container(layer).remove(layer)
         layer.valid = False
         self._record(image, ("remove", layer))
 
-    def add_selection_mask(self, layer):
-        x1, y1, x2, y2 = layer.image.selection
-        ox, oy = layer.offsets
-        mask = bytearray(layer.width * layer.height)
-        for y in range(layer.height):
-            for x in range(layer.width):
-                if x1 <= x + ox < x2 and y1 <= y + oy < y2:
-                    mask[y * layer.width + x] = 255
-        layer.mask = bytes(mask)
+    def set_layer_name(self, layer, name):
+        layer.name = name
+
+    def parent_of(self, layer):
+        return layer.parent
+
+    def children(self, image, group):
+        return list(group.layers if group is not None else image.layers)
+
+    def image_of(self, layer):
+        return layer.image
+
+    def same_item(self, first, second):
+        return first is second
 
     # Host: image.
     def selection_bounds(self, image):
         return image.selection
+
+    def read_selection(self, image, x, y, width, height, bits):
+        self.selection_reads.append((image, x, y, width, height, bits))
+        values = []
+        x1, y1, x2, y2 = image.selection or (0, 0, 0, 0)
+        for row in range(y, y + height):
+            for column in range(x, x + width):
+                inside = 0 <= column < image.width and 0 <= row < image.height
+                if not inside or not (x1 <= column < x2 and y1 <= row < y2):
+                    values.append(0)
+                elif image.selection_values is not None:
+                    values.append(bytearray(image.selection_values)[row * image.width + column])
+                else:
+                    values.append(255)
+        if bits == 16:
+            values = [value * 257 for value in values]
+        return Raster.from_samples(width, height, 1, bits, values)
 
     def undo_group_start(self, image):
         if image.open_groups == 0:

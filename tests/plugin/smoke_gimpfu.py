@@ -16,10 +16,13 @@ def pattern(count, channels, alpha_value=200):
     return bytes(values)
 
 
-def inverted(data):
+def inverted(data, width=None, selected=None):
+    """The stand-in engine's result: colours inverted where selected (x, y) says so."""
     values = bytearray(data)
     for index in range(len(values)):
-        if index % 4 != 3:
+        pixel = index // 4
+        inside = selected is None or selected(pixel % width, pixel // width)
+        if index % 4 != 3 and inside:
             values[index] = 255 - values[index]
     return bytes(values)
 
@@ -36,7 +39,9 @@ def main(plug_ins, fake_gimpfu):
     registration = gimpfu.registered["python-fu-neural-style-transfer"]
     names = [param[1] for param in registration["params"]]
     assert names == ["image", "drawable", "style_layer", "preset", "steps", "size", "seed",
-                     "style_weight", "preserve_color", "init", "device", "live_preview"], names
+                     "style_weight", "preserve_color", "init", "device", "live_preview",
+                     "style_layer_2", "style_layer_3", "style_mix_1", "style_mix_2", "style_mix_3",
+                     "apply_to", "from_previous"], names
     assert registration["menu"] == "<Image>/Filters/Artistic", registration["menu"]
     assert registration["label"] == "Neural Style Transfer...", registration["label"]
 
@@ -61,10 +66,12 @@ def main(plug_ins, fake_gimpfu):
     new = image.layers[0]
     assert new.name == "Photo in the style of Sketch", new.name
     assert (new.width, new.height, new.offsets, new.type) == (6, 4, (2, 3), gimpfu.RGBA_IMAGE)
-    assert new.data == inverted(original), "result pixels differ"
-    assert new.mask == ("mask-from-selection", (0, 0, 5, 5)), new.mask
+    # Only the selected pixels (image 0..4 x 0..4: the layer's columns 0-2, rows 0-1) change.
+    assert new.data == inverted(original, 6, lambda x, y: x < 3 and y < 2), "result pixels differ"
+    assert new.mask is None, new.mask
     assert image.layers[1:] == [content, background]
-    assert image.undo == ["start", ("insert", new.name), "end"], image.undo
+    # The live preview made the layer, named "(unfinished)" until the result came in.
+    assert image.undo == ["start", ("insert", new.name + " (unfinished)"), "end"], image.undo
     assert content.data == original
     assert ("progress_text", "Step 3/10, scale 1/1, about 0 s left") in gimpfu.log
 
@@ -81,6 +88,20 @@ def main(plug_ins, fake_gimpfu):
     assert len(image.layers) == 3
     call(gimpfu.RUN_INTERACTIVE)  # interactive: the message only, no exception
     assert len(image.layers) == 3
+
+    # Every layer of the image, by position (apply-to is option index 2): one new layer
+    # above each, the styles' mixes as the engine's blend.
+    os.environ["FAKE_ENGINE_MODE"] = "ok"
+    image.layers = [content, background]
+    image.selection = None
+    del image.undo[:]
+    gimpfu.gimp.run("python-fu-neural-style-transfer",
+                    [gimpfu.RUN_NONINTERACTIVE, image, content, style, 1, 3, 0, 1, 1.0, 0, 0, 1, False,
+                     style, None, 1.0, 3.0, 1.0, 2, False])
+    names = [layer.name for layer in image.layers]
+    assert names == ["Photo in the style of Sketch + Sketch", "Photo",
+                     "Background in the style of Sketch + Sketch", "Background"], names
+    assert image.undo[0] == "start" and image.undo[-1] == "end" and image.undo.count("start") == 1
     print("SMOKE OK")
 
 

@@ -97,17 +97,6 @@ def test_live_preview_shows_intermediate_pixels_then_the_result(gimp, config, te
     assert len(image.layers) == 4 and len(image.undo_groups) == 1
 
 
-def test_selection_gives_the_new_layer_a_mask(gimp, config, temp_root, engine_mode):
-    image, content, style = scene(gimp)
-    image.selection = (0, 0, 7, 6)  # covers the layer's columns 0-1 and rows 0-1 (offset 5, 4)
-    status, _, layer = gimp.call(image, content, config_path=config, temp_root=temp_root,
-                                 style_layer=style, steps=2)
-    assert status == SUCCESS
-    mask = bytearray(layer.mask)
-    assert [mask[y * 8 + x] for y in range(3) for x in range(3)] == [255, 255, 0, 255, 255, 0, 0, 0, 0]
-    assert sum(1 for value in mask if value) == 4
-
-
 def test_sixteen_bit_stays_sixteen_bit(gimp, config, temp_root, engine_mode):
     image, content, style = scene(gimp, bits=16)
     status, _, layer = gimp.call(image, content, config_path=config, temp_root=temp_root,

@@ -14,7 +14,20 @@ def test_public_names_and_menu():
     kinds = dict((param.name, param.kind) for param in spec.params)
     assert kinds == {"style-layer": PF_LAYER, "preset": PF_OPTION, "steps": PF_INT, "size": PF_INT,
                      "seed": PF_INT, "style-weight": PF_FLOAT, "preserve-color": PF_OPTION,
-                     "init": PF_OPTION, "device": PF_OPTION, "live-preview": PF_BOOL}
+                     "init": PF_OPTION, "device": PF_OPTION, "live-preview": PF_BOOL,
+                     "style-layer-2": PF_LAYER, "style-layer-3": PF_LAYER, "style-mix-1": PF_FLOAT,
+                     "style-mix-2": PF_FLOAT, "style-mix-3": PF_FLOAT, "apply-to": PF_OPTION,
+                     "from-previous": PF_BOOL}
+    # New arguments come after the old ones (GIMP 2.10 scripts pass them by position)...
+    assert [param.name for param in spec.params][:10] == [
+        "style-layer", "preset", "steps", "size", "seed", "style-weight", "preserve-color", "init",
+        "device", "live-preview"]
+    # ...while the dialog shows the styles and what to paint first.
+    assert spec.dialog_order[:8] == ("style-layer", "style-mix-1", "style-layer-2", "style-mix-2",
+                                     "style-layer-3", "style-mix-3", "apply-to", "from-previous")
+    assert sorted(spec.dialog_order) == sorted(param.name for param in spec.params)
+    assert spec.param("apply-to").choices == ("layer", "group", "image")
+    assert spec.param("apply-to").default == "layer" and spec.param("from-previous").default is False
 
 
 def test_choices_and_limits_come_from_the_options_table():

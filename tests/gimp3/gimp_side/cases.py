@@ -440,6 +440,148 @@ def case_dialog_default():
     return {"other_image": other_image, "same_image": same_image, "below": chosen()}
 
 
+# --------------------------------------------------------------------------- artwork
+# Issue 13: selections as the engine's mask, style regions, several styles, many layers.
+# test_gimp3_artwork.py asserts.
+
+
+def wave_samples(width, height, seed):
+    """Opaque RGBA 8-bit samples with smooth colour waves (a photo-like content)."""
+    samples = []
+    for y in range(height):
+        for x in range(width):
+            samples.extend([int(127 + 120 * math.sin((x + seed * 5) / 7.0)),
+                            int(127 + 120 * math.cos((y + seed * 3) / 9.0)),
+                            int(127 + 120 * math.sin((x + y + seed) / 11.0)), 255])
+    return samples
+
+
+def all_items(image):
+    """Every layer, groups' layers included, top first: [name, depth, id]."""
+    found = []
+
+    def walk(layers, depth):
+        for layer in layers:
+            found.append([layer.get_name(), depth, layer.get_id()])
+            if layer.is_group():
+                walk(layer.get_children(), depth + 1)
+    walk(image.get_layers(), 0)
+    return found
+
+
+def layer_summary(layer):
+    offsets = layer.get_offsets()
+    return {"name": layer.get_name(), "size": [layer.get_width(), layer.get_height()],
+            "offsets": [offsets[1], offsets[2]], "has_mask": layer.get_mask() is not None,
+            "pixels": b64(read_pixels(layer, "R'G'B'A u8"))}
+
+
+def run_art(image, layer, style, extra):
+    arguments = dict(PARAMS["arguments"], **extra)
+    before = all_items(image)
+    record = run_plugin(image, layer, style, arguments=arguments)
+    known = set(item[2] for item in before)
+    added = [item for item in all_items(image) if item[2] not in known]
+    record["added"] = added
+    if len(added) == 1:
+        record["layer"] = layer_summary(Gimp.Item.get_by_id(added[0][2]))
+    return record
+
+
+def case_art_selection():
+    """The same big layer painted whole and with a feathered selection, side by side."""
+    size = PARAMS["big_size"]
+    image = Gimp.Image.new_with_precision(size + 16, size + 16, Gimp.ImageBaseType.RGB,
+                                          Gimp.Precision.U8_NON_LINEAR)
+    content = add_layer(image, "big", (size, size), (8, 8), 0, wave_samples(size, size, 1), 8)
+    _, _, _, style = scene()
+    whole = run_art(image, content, style, PARAMS["big_arguments"])
+    for item in all_items(image):
+        if item[2] != content.get_id():
+            image.remove_layer(Gimp.Item.get_by_id(item[2]))
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["big_selection"])
+    Gimp.Selection.feather(image, PARAMS["feather"])
+    selection = image.get_selection()
+    mask = bytes(selection.get_buffer().get(Gegl.Rectangle.new(8, 8, size, size), 1.0, "Y u8",
+                                            Gegl.AbyssPolicy.NONE))
+    selected = run_art(image, content, style, PARAMS["big_arguments"])
+    return {"whole": whole, "selected": selected, "mask": b64(mask), "size": size,
+            "content_pixels": b64(read_pixels(content, "R'G'B'A u8"))}
+
+
+def stripes_layer(image, name, size, palette):
+    samples = []
+    for y in range(size[1]):
+        for x in range(size[0]):
+            samples.extend(palette[((x + 2 * y) // 5) % len(palette)] + (255,))
+    return add_layer(image, name, size, (0, 0), 0, samples, 8)
+
+
+def case_art_style_region():
+    """Whole style vs the style's selected corner: left half stripes, right half flat."""
+    image, content, style_image, _ = scene()
+    samples = []
+    for y in range(40):
+        for x in range(40):
+            samples.extend(((230, 40, 30), (250, 210, 20), (20, 60, 200))[((x + 2 * y) // 4) % 3] + (255,)
+                           if x < 20 else (90, 140, 90, 255))
+    style = add_layer(style_image, "halves", (40, 40), (0, 0), 0, samples, 8)
+    whole = run_art(image, content, style, {})
+    style_image.select_rectangle(Gimp.ChannelOps.REPLACE, 22, 0, 18, 40)  # the flat half
+    region = run_art(image, content, style, {})
+    return {"whole": whole, "region": region}
+
+
+def case_art_two_styles():
+    image, content, style_image, style = scene()
+    other_image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    other = stripes_layer(other_image, "greens", (40, 40), ((20, 120, 30), (200, 240, 200), (0, 40, 0)))
+    first = run_art(image, content, style, {})
+    second = run_art(image, content, other, {})
+    both = run_art(image, content, style, {"style-layer-2": other, "style-mix-2": 1.0})
+    return {"first": first, "second": second, "both": both}
+
+
+def group_scene():
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    add_layer(image, "background", IMAGE_SIZE, (0, 0), 0, [255] * (IMAGE_SIZE[0] * IMAGE_SIZE[1] * 4), 8)
+    group = Gimp.GroupLayer.new(image, "frames")
+    image.insert_layer(group, None, 0)
+    for number in range(3):
+        layer = Gimp.Layer.new(image, "frame %d" % (number + 1), 24, 20, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                               Gimp.LayerMode.NORMAL)
+        image.insert_layer(layer, group, 0)
+        layer.set_offsets(4 * number, 3 * number)
+        write_pixels(layer, "R'G'B'A u8", struct.pack("<%dB" % (24 * 20 * 4), *wave_samples(24, 20, number)))
+    _, _, style_image, style = scene()
+    return image, group, style
+
+
+def case_art_group():
+    image, group, style = group_scene()
+    frame = group.get_children()[1]
+    before = all_items(image)
+    image.clean_all()
+    record = run_art(image, frame, style, {"apply-to": "group"})
+    record.update({"before": before, "after": all_items(image), "dirty_after": image.is_dirty()})
+    return record
+
+
+def case_art_cancel():
+    """A group of three, long enough to be killed (as Cancel does) during the second layer."""
+    image, group, style = group_scene()
+    frame = group.get_children()[0]
+    before = [dict(fingerprint(layer), depth=0) for layer in image.get_layers()]
+    inner_before = [fingerprint(layer) for layer in group.get_children()]
+    mark("art_cancel")
+    arguments = dict(PARAMS["cancel_arguments"], **{"apply-to": "group"})
+    record = run_plugin(image, frame, style, arguments=arguments)
+    record.update({"before": before, "inner_before": inner_before,
+                   "after": [dict(fingerprint(layer), depth=0) for layer in image.get_layers()],
+                   "inner_after": [fingerprint(layer) for layer in group.get_children()]})
+    return record
+
+
 CASES = {
     "hard_style_is_content": case_hard_style_is_content,
     "hard_two_drawables": case_hard_two_drawables,
@@ -458,6 +600,11 @@ CASES = {
     "server_cancel": case_server_cancel,
     "server_killed": case_server_killed,
     "dialog_default": case_dialog_default,
+    "art_selection": case_art_selection,
+    "art_style_region": case_art_style_region,
+    "art_two_styles": case_art_two_styles,
+    "art_group": case_art_group,
+    "art_cancel": case_art_cancel,
     "probe": case_probe,
     "sleep": case_sleep,
 }

@@ -9,7 +9,7 @@ import time
 exec(open(PARAMS["cases_file"]).read())  # the helpers and scene of the headless cases
 
 image, content, style_image, style = scene()
-image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])  # a mask too
+image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])  # the run must still be one undo step
 Gimp.Display.new(image)
 Gimp.displays_flush()
 

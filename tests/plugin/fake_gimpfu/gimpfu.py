@@ -8,7 +8,6 @@ PF_IMAGE, PF_DRAWABLE, PF_LAYER = "PF_IMAGE", "PF_DRAWABLE", "PF_LAYER"
 PF_SPINNER, PF_TOGGLE, PF_STRING, PF_OPTION = "PF_SPINNER", "PF_TOGGLE", "PF_STRING", "PF_OPTION"
 RGB_IMAGE, RGBA_IMAGE, GRAY_IMAGE, GRAYA_IMAGE = 0, 1, 2, 3
 LAYER_MODE_NORMAL = 28
-ADD_MASK_SELECTION = 4
 RUN_INTERACTIVE, RUN_NONINTERACTIVE = 0, 1
 
 registered = {}
@@ -47,6 +46,28 @@ class Region(object):
         self.layer.data = value
 
 
+class SelectionRegion(object):
+    """gimpfu's pixel region of the selection channel: 255 inside the selection's bounds."""
+
+    def __init__(self, image, x, y, width, height):
+        assert 0 <= x and 0 <= y and x + width <= image.width and y + height <= image.height
+        self.image = image
+
+    def __getitem__(self, key):
+        columns, row = key
+        x1, y1, x2, y2 = self.image.selection or (0, 0, 0, 0)
+        return bytes(bytearray(255 if x1 <= x < x2 and y1 <= row < y2 else 0
+                               for x in range(columns.start, columns.stop)))
+
+
+class Selection(object):
+    def __init__(self, image):
+        self.image = image
+
+    def get_pixel_rgn(self, x, y, width, height, dirty, shadow):
+        return SelectionRegion(self.image, x, y, width, height)
+
+
 class Image(object):
     _next = [1]
 
@@ -62,7 +83,12 @@ class Image(object):
 
 
 class Layer(object):
+    _next = [1]
+
     def __init__(self, image, name, width, height, type, opacity, mode):
+        self.ID = Layer._next[0]
+        Layer._next[0] += 1
+        self.children = []
         self.image, self.name, self.width, self.height = image, name, width, height
         self.type = type
         self.bpp = {0: 3, 1: 4, 2: 1, 3: 2}[type]
@@ -146,12 +172,11 @@ class _Pdb(object):
         layer.valid = False
         image.undo.append(("remove", layer.name))
 
-    def gimp_layer_create_mask(self, layer, kind):
-        assert kind == ADD_MASK_SELECTION
-        return ("mask-from-selection", layer.image.selection)
+    def gimp_item_set_name(self, item, name):
+        item.name = name
 
-    def gimp_layer_add_mask(self, layer, mask):
-        layer.mask = mask
+    def gimp_image_get_selection(self, image):
+        return Selection(image)
 
     def gimp_selection_bounds(self, image):
         if image.selection is None:
