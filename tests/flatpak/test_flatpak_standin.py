@@ -35,6 +35,7 @@ from gimp3_harness import (
     parse_results,
     unavailable,
 )
+from waiting import free_port
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 _VENV_PYTHON = CHECKOUT / ".venv" / "bin" / "python"
@@ -44,12 +45,6 @@ SANDBOX_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 ARGUMENTS = {"steps": 3, "size": 32, "seed": 7, "preset": "preview", "device": "cpu"}
 UNITS = ".config/systemd/user"
 NO_SYSTEMCTL = "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def install_py(home: Path, tools: Path, *args: str) -> subprocess.CompletedProcess:

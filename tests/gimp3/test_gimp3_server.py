@@ -23,18 +23,10 @@ from test_gimp3_plugin import ARGUMENTS, CONTENT_OFFSETS, CONTENT_SIZE, case, pi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from server_helpers import start_server, wait_until_ready  # noqa: E402
+from waiting import wait_for
 
 LONG_ARGUMENTS = dict(ARGUMENTS, steps=5000)  # far longer than the test lets it run
 GIMP_TIMEOUT = 600
-
-
-def wait_for(condition, seconds: float = 120.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def plugin_processes(workdir: str) -> list[int]:
@@ -73,7 +65,7 @@ class Driver(threading.Thread):
 
     def run(self) -> None:
         try:
-            if not (wait_for(lambda: self.started("server_cancel"), 300) and wait_for(self.busy)):
+            if not (wait_for(lambda: self.started("server_cancel"), 300) and wait_for(self.busy, 120)):
                 self.notes["error"] = "the cancel case never got its job running"
                 return
             victims = plugin_processes(self.workdir)
@@ -83,7 +75,7 @@ class Driver(threading.Thread):
             killed = time.monotonic()
             wait_for(lambda: not self.busy() and self.server.health(token=self.token)["queue"] == 0, 10)
             self.notes["cancelled_after_s"] = time.monotonic() - killed
-            if not (wait_for(lambda: self.started("server_killed"), 300) and wait_for(self.busy)):
+            if not (wait_for(lambda: self.started("server_killed"), 300) and wait_for(self.busy, 120)):
                 self.notes["error"] = "the server-killed case never got its job running"
                 return
             time.sleep(0.3)

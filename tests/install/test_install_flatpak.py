@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from install_helpers import make_checkout, run_install, snapshot
+from waiting import free_port
 
 from installer.server_probe import probe_server
 
@@ -191,12 +192,6 @@ def test_unusable_token_files_are_refused(checkout: Path, home: Path, tmp_path: 
 
 
 # ---------------------------------------------------------------- --check and the health probe
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class FakeServer:

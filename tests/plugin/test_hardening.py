@@ -94,16 +94,23 @@ def test_unexpected_failure_in_gimp_is_a_message_not_a_traceback(gimp, config, t
     unchanged(gimp, image, layers, temp_root, message)
 
 
-def test_engine_interpreter_that_cannot_start(gimp, tmp_path, temp_root, engine_mode):
-    # An interpreter whose own interpreter is gone (a moved or half-removed venv).
+def run_with_interpreter(gimp, tmp_path, temp_root, script):
+    """Run the filter with the engine's Python replaced by `script`; what it returned."""
     python = tmp_path / "python"
-    python.write_text("#!/nonexistent/bin/python3.11\n")
+    python.write_text(script)
     python.chmod(0o755)
     config = write_config(tmp_path, python=str(python))
     image, content, style = scene(gimp)
     layers = list(image.layers)
     status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
                                    style_layer=style, steps=2)
+    return python, image, layers, status, message
+
+
+def test_engine_interpreter_that_cannot_start(gimp, tmp_path, temp_root, engine_mode):
+    # An interpreter whose own interpreter is gone (a moved or half-removed venv).
+    python, image, layers, status, message = run_with_interpreter(
+        gimp, tmp_path, temp_root, "#!/nonexistent/bin/python3.11\n")
     assert status == EXECUTION_ERROR
     assert message.startswith("Cannot start the engine's Python %s" % python)
     assert "install.py" in message
@@ -111,14 +118,8 @@ def test_engine_interpreter_that_cannot_start(gimp, tmp_path, temp_root, engine_
 
 
 def test_engine_that_ends_without_a_result(gimp, tmp_path, temp_root, engine_mode):
-    python = tmp_path / "python"
-    python.write_text("#!/bin/sh\necho 'Segmentation fault (core dumped)'\nexit 0\n")
-    python.chmod(0o755)
-    config = write_config(tmp_path, python=str(python))
-    image, content, style = scene(gimp)
-    layers = list(image.layers)
-    status, message, _ = gimp.call(image, content, config_path=config, temp_root=temp_root,
-                                   style_layer=style, steps=2)
+    python, image, layers, status, message = run_with_interpreter(
+        gimp, tmp_path, temp_root, "#!/bin/sh\necho 'Segmentation fault (core dumped)'\nexit 0\n")
     assert status == EXECUTION_ERROR
     first, details = message.split("\n")
     assert first == "The engine stopped unexpectedly (exit code 0): Segmentation fault (core dumped)"

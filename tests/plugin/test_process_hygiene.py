@@ -8,6 +8,7 @@ import time
 
 import pytest
 from neural_style_plugin import engine_process, run_folder
+from waiting import wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,15 +25,6 @@ def alive(pid):
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
-
-
-def wait_for(condition, seconds=10.0):
-    end = time.time() + seconds
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def start_plugin(tmp_path, config, temp_root, mode, monkeypatch):

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "server"))
 from server_helpers import content_pam, start_server, style_pam, wait_until_ready  # noqa: E402
+from waiting import free_port, wait_for  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(not all(importlib.util.find_spec(name) for name in ("torch", "aiohttp")),
@@ -42,21 +42,6 @@ def write_server_config(folder, url, token_file=None, name="neural_style_config.
     with open(path, "w") as handle:
         json.dump({"version": 2, "engine": {"kind": "server", "url": url, "token_file": token_file}}, handle)
     return path
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(condition, seconds=30.0):
-    end = time.time() + seconds
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +133,7 @@ def test_a_waiting_job_shows_its_queue_position(gimp, server_config, temp_root, 
             live_preview=False, **QUICK)))
         runner.start()
         waiting = ("text", "Waiting for the engine server: 1 job(s) ahead")
-        assert wait_for(lambda: waiting in gimp.progress), gimp.progress
+        assert wait_for(lambda: waiting in gimp.progress, 30), gimp.progress
     finally:
         blocker.close()  # the blocker's job is cancelled; the plug-in's job runs next
     runner.join(120)

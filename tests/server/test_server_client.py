@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 
@@ -19,12 +18,7 @@ from neural_style_plugin.server_client import (
     ServerUnreachable,
 )
 from server_helpers import QUICK, content_pam, start_server, style_pam
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from waiting import free_port
 
 
 def test_a_server_that_is_not_there_says_how_to_start_it():
