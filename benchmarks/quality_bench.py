@@ -1,0 +1,205 @@
+"""Quality benchmark (issue 12): photos x paintings x presets, one table and one contact sheet.
+
+For every photo, painting and preset it runs the engine's command line once
+(`python -m core PHOTO PAINTING -o OUT --preset P --size S --device cpu`, one run at a time)
+and records, per result:
+
+* wall and CPU seconds of that run (`measure.py`'s method: the run is the only child);
+* the independent evaluator's Gram style distance and content distance (`evaluate.py`,
+  its own VGG-19, evaluation size --eval-size);
+* a style distance that is not a Gram loss: sliced Wasserstein over VGG features, as in
+  the quality-anchor notes: for relu1_1, relu2_1, relu3_1 and relu4_1 (the evaluator's
+  network), the features of the result and of the style (resized to the result's pixel
+  count) are projected on 64 fixed random unit directions (seed 0); each projection is
+  summarised by 256 quantiles; the layer's distance is the mean over directions of the
+  mean squared difference of the quantiles divided by the variance of the style's
+  projection; the score is the mean over the four layers (0: the same distribution);
+* the border step (`border_step.py`), the frame a result adds beyond the photo's own.
+
+Writes into --out: the results (PNG), results.json, results.md (a Markdown table) and
+contact_sheet.jpg (one row per photo and preset, one column per painting).
+
+    .venv/bin/python benchmarks/quality_bench.py --size 256 --out /tmp/quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import border_step  # noqa: E402
+import evaluate  # noqa: E402
+
+ROOT = HERE.parent
+PHOTOS = ("examples/photo.png", "benchmarks/data/astronaut.png", "benchmarks/data/coffee.jpg")
+PAINTINGS = ("benchmarks/data/starry_night.jpg", "benchmarks/data/shipwreck.jpg",
+             "benchmarks/data/the_scream.jpg")
+PRESETS = ("preview", "balanced")
+SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+SWD_DIRECTIONS = 64
+SWD_QUANTILES = 256
+THUMB = 256  # longest side of a contact-sheet cell
+
+
+def run_engine(python: str, photo: str, painting: str, out: Path, preset: str, size: int) -> dict:
+    """One engine run as a child process; its own wall and CPU seconds."""
+    command = [python, "-m", "core", photo, painting, "-o", str(out), "--preset", preset,
+               "--size", str(size), "--device", "cpu"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode != 0:
+        raise SystemExit("engine failed: %s\n%s" % (" ".join(command), completed.stderr[-2000:]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"command": " ".join(command), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "load": round(os.getloadavg()[0], 2)}
+
+
+def _quantiles(projections: torch.Tensor) -> torch.Tensor:
+    """N x D projections -> SWD_QUANTILES x D quantiles (nearest rank)."""
+    ordered, _ = projections.sort(dim=0)
+    count = ordered.shape[0]
+    ranks = ((torch.arange(SWD_QUANTILES, dtype=torch.float64) + 0.5) / SWD_QUANTILES * (count - 1)).round()
+    return ordered[ranks.long()]
+
+
+class SlicedWasserstein:
+    """The non-Gram style distance of the quality-anchor notes, against one style image."""
+
+    def __init__(self, layers: dict, style: Image.Image, pixels: int) -> None:
+        self.layers = layers
+        self.directions: dict[str, torch.Tensor] = {}
+        self.targets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        generator = torch.Generator().manual_seed(0)
+        style_image = evaluate.resize_pixels(style, pixels)
+        with torch.no_grad():
+            found = evaluate.features(layers, evaluate.caffe_tensor(style_image), SWD_LAYERS)
+        for name in SWD_LAYERS:
+            channels = found[name].shape[1]
+            directions = torch.randn(channels, SWD_DIRECTIONS, generator=generator)
+            self.directions[name] = directions / directions.norm(dim=0, keepdim=True)
+            projections = self._project(found[name], name)
+            self.targets[name] = (_quantiles(projections), projections.var(dim=0))
+
+    def _project(self, feature: torch.Tensor, name: str) -> torch.Tensor:
+        flat = feature[0].reshape(feature.shape[1], -1).t()
+        return flat @ self.directions[name]
+
+    def score(self, picture: Image.Image) -> float:
+        with torch.no_grad():
+            found = evaluate.features(self.layers, evaluate.caffe_tensor(picture), SWD_LAYERS)
+        per_layer = []
+        for name in SWD_LAYERS:
+            target, variance = self.targets[name]
+            ours = _quantiles(self._project(found[name], name))
+            per_layer.append(float((((ours - target) ** 2).mean(dim=0) / variance.clamp_min(1e-12)).mean()))
+        return sum(per_layer) / len(per_layer)
+
+
+def score(result: Path, photo: str, painting: str, eval_size: int, layers: dict) -> dict:
+    judge = evaluate.Evaluator(str(ROOT / photo), str(ROOT / painting), eval_size=eval_size)
+    scores = judge.score(str(result))
+    picture = Image.open(result).convert("RGB").resize(judge.size, Image.BICUBIC)
+    style = Image.open(ROOT / painting).convert("RGB")
+    swd = SlicedWasserstein(layers, style, judge.size[0] * judge.size[1])
+    steps = border_step.border_steps(border_step.load_rgb(str(result)),
+                                     border_step.load_rgb(str(ROOT / photo)))
+    worst = max(steps, key=steps.get)
+    return {"style": round(scores["style"], 4), "content": round(scores["content"], 4),
+            "sliced_w2": round(swd.score(picture), 4), "border_step": round(steps[worst], 1),
+            "border_side": worst}
+
+
+def contact_sheet(rows: list[dict], photos: list[str], paintings: list[str], presets: list[str],
+                  path: Path) -> None:
+    """Row 0: the paintings; then one row per photo and preset: the photo, then its results."""
+    cell = THUMB + 8
+
+    def thumb(image_path: Path) -> Image.Image:
+        image = Image.open(image_path).convert("RGB")
+        image.thumbnail((THUMB, THUMB), Image.LANCZOS)
+        return image
+
+    lines = 1 + len(photos) * len(presets)
+    sheet = Image.new("RGB", ((1 + len(paintings)) * cell, lines * (cell + 14)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for column, painting in enumerate(paintings, start=1):
+        sheet.paste(thumb(ROOT / painting), (column * cell, 14))
+        draw.text((column * cell, 0), Path(painting).stem, fill="black")
+    line = 1
+    for photo in photos:
+        for preset in presets:
+            top = line * (cell + 14)
+            sheet.paste(thumb(ROOT / photo), (0, top + 14))
+            draw.text((0, top), "%s, %s" % (Path(photo).stem, preset), fill="black")
+            for column, painting in enumerate(paintings, start=1):
+                row = next(r for r in rows
+                           if (r["photo"], r["painting"], r["preset"]) == (photo, painting, preset))
+                sheet.paste(thumb(Path(row["result"])), (column * cell, top + 14))
+                draw.text((column * cell, top), "%.0f s  swd %.3f  border %.1f" % (
+                    row["wall_s"], row["sliced_w2"], row["border_step"]), fill="black")
+            line += 1
+    sheet.save(path, quality=85)
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| photo | painting | preset | wall s | CPU s | Gram style | content | sliced W2 "
+             "| border step |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        lines.append("| %s | %s | %s | %.1f | %.1f | %.4f | %.4f | %.4f | %.1f (%s) |" % (
+            Path(row["photo"]).stem, Path(row["painting"]).stem, row["preset"], row["wall_s"], row["cpu_s"],
+            row["style"], row["content"], row["sliced_w2"], row["border_step"], row["border_side"]))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=256, help="working size (--size of the engine)")
+    parser.add_argument("--eval-size", type=int, default=evaluate.DEFAULT_EVAL_SIZE)
+    parser.add_argument("--photos", nargs="+", default=list(PHOTOS))
+    parser.add_argument("--paintings", nargs="+", default=list(PAINTINGS))
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--python", default=sys.executable, help="the engine's Python")
+    parser.add_argument("--out", default="/tmp/quality", help="folder for results and the sheet")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    layers = evaluate.load_vgg19()
+    rows = []
+    for photo in args.photos:
+        for painting in args.paintings:
+            for preset in args.presets:
+                result = out / ("%s-%s-%s.png" % (Path(photo).stem, Path(painting).stem, preset))
+                row = {"photo": photo, "painting": painting, "preset": preset, "size": args.size,
+                       "result": str(result)}
+                row.update(run_engine(args.python, photo, painting, result, preset, args.size))
+                row.update(score(result, photo, painting, args.eval_size, layers))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    (out / "results.json").write_text(json.dumps({"commit": commit, "rows": rows}, indent=1))
+    (out / "results.md").write_text(markdown(rows))
+    contact_sheet(rows, args.photos, args.paintings, args.presets, out / "contact_sheet.jpg")
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
