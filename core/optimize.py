@@ -42,6 +42,8 @@ from core.vgg import LAYER_INDEX, POOL_INDICES, VGGFeatures
 from protocol.options import ValidOptions
 
 LBFGS_HISTORY_BYTES = 256 * 2 ** 20
+# See shorten_raw_gradient_step: the largest change of any pixel (0..255) in such a step.
+RESCUE_STEP_LEVELS = 2.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,28 @@ def style_size(style: torch.Tensor, scale: Scale, style_scale: float, area: floa
 
 def layer_stride(layer: str) -> int:
     return 2 ** sum(1 for pool in POOL_INDICES if pool < LAYER_INDEX[layer])
+
+
+def shorten_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor) -> None:
+    """Cut back a unit step along the raw gradient that L-BFGS just took.
+
+    torch's L-BFGS sizes only its very first step (1/|g|_1, a total change of one level
+    over the whole picture). Its next curvature pair is then so small that torch may reject
+    it (y.s under an absolute 1e-10), and with an empty history it steps the full raw
+    gradient, orders of magnitude too far: with reflected borders (core.vgg) a 48 px grey
+    picture's loss grew 1e6-fold in float32. Such a step is cut back so that no pixel moves
+    more than RESCUE_STEP_LEVELS, large enough for the next pair to be measurable, and the
+    state's step length is updated so that pair stays exact."""
+    state = optimiser.state[x]
+    if state.get("n_iter", 0) < 2 or state["old_dirs"]:
+        return
+    largest = float(state["d"].abs().max())
+    taken = float(state["t"])
+    safe = min(taken, RESCUE_STEP_LEVELS / largest) if largest > 0 else 0.0
+    if safe < taken:
+        with torch.no_grad():
+            x.add_(state["d"].view_as(x), alpha=safe - taken)
+        state["t"] = safe
 
 
 class Engine:
@@ -305,6 +329,8 @@ class Engine:
 
         for _ in range(tile.steps):
             optimiser.step(closure)
+            if isinstance(optimiser, torch.optim.LBFGS):
+                shorten_raw_gradient_step(optimiser, x)
             if settings.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 255)

@@ -87,12 +87,11 @@ DEFAULT_POOLING = "max"
 # within noise of zeros (2.7-3.2 s against 2.85 s, 2 cores). Replicate or reflect padding
 # in every convolution (nn.Conv2d's padding_mode) was worse (16.9 / 25.4 on cat/Shipwreck:
 # a light band along the edges) and 1.4x slower; a 32 px margin was no better than 16 px.
-# Not the default yet: with it, L-BFGS rejects its first curvature pair on a small grey
-# picture in float32 (tests/engine/test_optimize.py, 48 px) and takes a raw unit gradient
-# step that blows the loss up 1e6-fold; core/optimize.py must guard that first step before
-# "reflect-input" can become the default.
+# It became the default once core/optimize.py cut back L-BFGS's raw gradient step after a
+# rejected first curvature pair, which a small float32 grey picture triggered with it
+# (tests/engine/test_optimize.py).
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input")
-DEFAULT_PADDING = "zeros"
+DEFAULT_PADDING = "reflect-input"
 INPUT_PAD = 16  # the margin of "reflect-input": one pixel of relu5_x (stride 16)
 
 
