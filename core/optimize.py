@@ -24,7 +24,6 @@ the content as that base, so its fine detail carries over from scale to scale.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ import torch
 
 from core import losses
 from core.errors import Cancelled
+from core.heap import reuse_freed_memory
 from core.planning import Scale, no_grad_pixel_budget, pixel_budget, plan
 from core.precision import network_precision
 from core.resample import resize
@@ -133,7 +133,7 @@ class Engine:
         self.device = device
         self.settings = settings
         self.callbacks = callbacks or Callbacks()
-        # The network's forward/backward may run in 16-bit (autocast); Grams, losses, the
+        # The network's forward/backward may run in 16-bit; Grams, losses, the
         # targets and the optimised pixels stay float32 (see network_precision).
         self.dtype = network_precision(device)
         self.half = self.dtype is not None
@@ -148,18 +148,12 @@ class Engine:
         self.cost_total = 0.0
 
     # -- network ------------------------------------------------------------------------
-    def autocast(self, exact: bool = False):
-        if self.dtype is None or exact:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
     def features(self, pixels: torch.Tensor, exact: bool = False) -> dict[str, torch.Tensor]:
         """The network's features; exact=True runs it in float32 (for the fixed targets)."""
         # Channels-last: what oneDNN and cuDNN convolutions are fastest with (measured on
         # CPU: the same speed as the default layout in float32, 5-30% faster in bfloat16).
         pixels = pixels.to(self.device).contiguous(memory_format=torch.channels_last)
-        with self.autocast(exact):
-            return self.network(pixels)
+        return self.network(pixels, precision=None if exact else self.dtype)
 
     @torch.no_grad()
     def gram_targets(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -222,6 +216,12 @@ class Engine:
     def run(self, content: torch.Tensor, styles: Sequence[torch.Tensor],
             mask: torch.Tensor | None = None, on_start: Callable[[list[Scale]], None] | None = None,
             start: torch.Tensor | None = None, style_area: float = 1.0) -> torch.Tensor:
+        with reuse_freed_memory():
+            return self._run(content, styles, mask, on_start, start, style_area)
+
+    def _run(self, content: torch.Tensor, styles: Sequence[torch.Tensor],
+             mask: torch.Tensor | None, on_start: Callable[[list[Scale]], None] | None,
+             start: torch.Tensor | None, style_area: float) -> torch.Tensor:
         """Optimise; content/styles are 1 x 3 x H x W pixels 0..255 on the CPU, mask 1 x 1 x H x W.
 
         start: a picture of the content's size to begin from instead of the init setting;

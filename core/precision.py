@@ -1,12 +1,13 @@
 """Which 16-bit type, if any, the network computes in on a device.
 
-The network's forward and backward passes run under autocast in bfloat16 on GPUs and CPUs
-that compute it natively (CUDA compute capability 8+, AVX-512 BF16, AMX; float32
-elsewhere). Measured on 2 CPU cores: 1.5x less CPU time per step at 128-512 px, about
-6-9% more loss after the same number of steps, the same evaluator scores for the presets
-(benchmarks/RESULTS-engine.md). Everything else stays float32: the optimised pixels and
-L-BFGS, the Gram matrices and losses (losses.py casts the features), and the fixed targets
-(content features and style Grams are computed once per scale with the network in float32).
+The network's forward and backward passes run in bfloat16 (its layers copied once in that
+type, core.vgg.VGGFeatures.body_in) on GPUs and CPUs that compute it natively (CUDA
+compute capability 8+, AVX-512 BF16, AMX; float32 elsewhere). Measured on 2 CPU cores:
+1.5x less CPU time per step at 128-512 px, about 6-9% more loss after the same number of
+steps, the same evaluator scores for the presets (benchmarks/RESULTS-engine.md).
+Everything else stays float32: the optimised pixels and L-BFGS, the Gram matrices' forward
+products and the losses, and the fixed targets (content features and style Grams are
+computed once per scale with the network in float32).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def cpu_supports_bf16() -> bool:
 
 
 def network_precision(device: torch.device) -> torch.dtype | None:
-    """The 16-bit type for the network's autocast on this device, or None for float32."""
+    """The 16-bit type the network computes in on this device, or None for float32."""
     if device.type == "cuda":
         # Only native bfloat16 (Ampere and later): float16 would need loss scaling, since
         # the per-element gradients of these mean-normalised losses are around 1e-7, below

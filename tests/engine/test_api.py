@@ -263,7 +263,7 @@ def test_network_precision_by_device(monkeypatch):
 
 @pytest.mark.parametrize("bf16", [True, False])
 def test_16_bit_network_keeps_targets_losses_and_pixels_float32(random_vgg, monkeypatch, bf16):
-    # Forced either way, whatever this CPU has: autocast bfloat16 works (slowly) everywhere.
+    # Forced either way, whatever this CPU has: bfloat16 works (slowly) everywhere.
     monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: bf16)
     from core.vgg import build_network
 

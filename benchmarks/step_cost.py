@@ -1,0 +1,90 @@
+"""One engine step against the bare network, same process, same precision (issue 12).
+
+The bare network: VGG-19 up to relu5_1 (the deepest layer the presets use), forward plus
+backward to the input pixels, in the engine's precision (core.precision, weights copied once), zero padding,
+no losses. The engine step: one optimiser step of core.optimize.Engine on one scale at the
+same size (network with the engine's padding, content and style losses, total variation,
+L-BFGS), timed between its progress events after the first two float32 evaluations.
+Both are medians over --repeat timings, alternated so that a change in the machine's load
+touches both. Prints one JSON object.
+
+    .venv/bin/python benchmarks/step_cost.py --size 512 --repeat 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core import losses, optimize  # noqa: E402
+from core.heap import reuse_freed_memory  # noqa: E402
+from core.optimize import Callbacks, Engine, Settings  # noqa: E402
+from core.vgg import VGGFeatures, build_network, load_weights  # noqa: E402
+from protocol.options import validate_options  # noqa: E402
+
+
+def bare_step(network: VGGFeatures, pixels: torch.Tensor, dtype: torch.dtype | None) -> float:
+    x = pixels.clone().requires_grad_(True)
+    start = time.perf_counter()
+    feats = network(x.contiguous(memory_format=torch.channels_last), precision=dtype)
+    total = sum(feature.float().sum() for feature in feats.values())
+    total.backward()
+    return time.perf_counter() - start
+
+
+def engine_steps(options: dict, content: torch.Tensor, style: torch.Tensor, steps: int) -> list[float]:
+    settings = Settings.from_options(validate_options(dict(options, steps=steps, scales=1)))
+    network = build_network("embedded", settings.layers, "cpu")
+    stamps: list[float] = []
+    engine = Engine(network, torch.device("cpu"), settings,
+                    Callbacks(progress=lambda event: stamps.append(time.perf_counter())))
+    engine.run(content, [style])
+    # Steps 1-2 run the network in float32 (see Engine.optimise_tile): skip them.
+    return [b - a for a, b in zip(stamps[2:], stamps[3:])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=8)
+    parser.add_argument("--preset", default="balanced")
+    parser.add_argument("--float32", action="store_true",
+                        help="run both in float32, as on CPUs without native bfloat16")
+    args = parser.parse_args()
+    if args.float32:
+        optimize.network_precision = lambda device: None
+    torch.manual_seed(0)
+    size = args.size
+    content = torch.rand(1, 3, size, size) * 255
+    style = torch.rand(1, 3, size, size) * 255
+    dtype = optimize.network_precision(torch.device("cpu"))
+    bare_network = VGGFeatures(load_weights("embedded"), ["relu5_1"], padding="zeros").to(
+        memory_format=torch.channels_last)
+    bare_step(bare_network, content, dtype)  # warm-up
+    bare: list[float] = []
+    engine: list[float] = []
+    options = {"preset": args.preset, "size": size, "device": "cpu"}
+    # Both with the engine's allocator settings (core.heap), which the bare network gets too.
+    with reuse_freed_memory():
+        for _ in range(args.repeat):
+            bare.append(bare_step(bare_network, content, dtype))
+            engine.extend(engine_steps(options, content, style, 5))
+    bare_median, engine_median = statistics.median(bare), statistics.median(engine)
+    print(json.dumps({
+        "size": size, "precision": str(dtype or torch.float32), "threads": torch.get_num_threads(),
+        "bare_forward_backward_s": round(bare_median, 3), "engine_step_s": round(engine_median, 3),
+        "ratio": round(engine_median / bare_median, 2),
+        "style_scale": losses.STYLE_SCALE}))
+
+
+if __name__ == "__main__":
+    main()
