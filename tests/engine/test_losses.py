@@ -85,3 +85,32 @@ def test_gradients_flow_to_features():
     loss = loss + losses.tv_loss(features[:, :3] * 255)
     loss.backward()
     assert features.grad is not None and features.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_matrix_gradient_equals_autograds_of_the_plain_product(layout):
+    # gram_matrix has a hand-written backward (speed); it must be the product rule's.
+    torch.manual_seed(0)
+    features = torch.rand(2, 5, 4, 3, dtype=torch.float64).contiguous(memory_format=layout)
+    assert torch.autograd.gradcheck(losses.gram_matrix, (features.requires_grad_(True),))
+    weights = torch.randn(2, 5, 5)
+    (losses.gram_matrix(features) * weights).sum().backward()
+    plain = features.detach().clone().requires_grad_(True)
+    flat = plain.reshape(2, 5, 12)
+    ((torch.bmm(flat, flat.transpose(1, 2)) / 60.0) * weights).sum().backward()
+    assert torch.allclose(features.grad, plain.grad)
+
+
+def test_gram_matrix_gradient_of_a_cropped_bfloat16_map_has_the_maps_precision():
+    # What the engine hands it: a crop of a channels-last bfloat16 map (the mirrored margin).
+    torch.manual_seed(0)
+    padded = torch.rand(1, 8, 12, 12).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    padded.requires_grad_(True)
+    losses.gram_matrix(padded[..., 2:10, 2:10]).sum().backward()
+    exact = padded.detach().float()[..., 2:10, 2:10].reshape(8, 64)
+    # d/dF[c, p] of sum(F F^T) / (C*H*W) is 2 * (sum over channels of F[:, p]) / (C*H*W).
+    expected = 2.0 * exact.sum(dim=0, keepdim=True).expand(8, 64) / (8 * 64)
+    assert padded.grad.dtype == torch.bfloat16
+    assert torch.all(padded.grad[..., :2, :] == 0)
+    inner = padded.grad[0, :, 2:10, 2:10].float().reshape(8, 64)
+    assert torch.allclose(inner, expected, rtol=1e-2)
