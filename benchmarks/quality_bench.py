@@ -53,10 +53,11 @@ SWD_QUANTILES = 256
 THUMB = 256  # longest side of a contact-sheet cell
 
 
-def run_engine(python: str, photo: str, painting: str, out: Path, preset: str, size: int) -> dict:
+def run_engine(python: str, photo: str, painting: str, out: Path, preset: str, size: int,
+               extra: list[str]) -> dict:
     """One engine run as a child process; its own wall and CPU seconds."""
     command = [python, "-m", "core", photo, painting, "-o", str(out), "--preset", preset,
-               "--size", str(size), "--device", "cpu"]
+               "--size", str(size), "--device", "cpu"] + extra
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -177,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     parser.add_argument("--python", default=sys.executable, help="the engine's Python")
     parser.add_argument("--out", default="/tmp/quality", help="folder for results and the sheet")
+    parser.add_argument("--engine-args", default="",
+                        help="more engine options for every run, e.g. '--style-loss w2'")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = out / ("%s-%s-%s.png" % (Path(photo).stem, Path(painting).stem, preset))
                 row = {"photo": photo, "painting": painting, "preset": preset, "size": args.size,
                        "result": str(result)}
-                row.update(run_engine(args.python, photo, painting, result, preset, args.size))
+                row.update(run_engine(args.python, photo, painting, result, preset, args.size,
+                                      args.engine_args.split()))
                 row.update(score(result, photo, painting, args.eval_size, layers))
                 rows.append(row)
                 print(json.dumps(row), flush=True)

@@ -59,6 +59,7 @@ class Settings:
     seed: int
     content_weight: float
     style_weight: float
+    style_loss: str
     tv_weight: float
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
@@ -156,15 +157,19 @@ class Engine:
         return self.network(pixels, precision=None if exact else self.dtype)
 
     @torch.no_grad()
-    def gram_targets(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Gram matrices of a whole image, accumulated over tiles when it is large."""
+    def style_statistics(self, image: torch.Tensor) -> dict[str, losses.StyleStats]:
+        """Gram matrices and channel means of a whole image, accumulated over tiles when it
+        is large."""
         _, _, height, width = image.shape
         limit = no_grad_pixel_budget(self.budget, self.half)
         if height * width <= limit:
             feats = self.features(image, exact=True)
-            return {layer: losses.gram_matrix(feats[layer])[0] for layer in self.style_layers}
+            return {layer: losses.StyleStats(losses.gram_matrix(feats[layer])[0],
+                                              feats[layer][0].float().mean(dim=(1, 2)))
+                    for layer in self.style_layers}
         halo = 96  # multiple of 16 keeps every layer's features aligned with the crop
         core = max(MIN_TILE, int(math.sqrt(limit)) - 2 * halo) // 16 * 16
+        grams: dict[str, torch.Tensor] = {}
         sums: dict[str, torch.Tensor] = {}
         counts = dict.fromkeys(self.style_layers, 0)
         for top in range(0, height, core):
@@ -179,10 +184,13 @@ class Engine:
                     a, b = (top - y0) // s, (left - x0) // s
                     c, d = a + -(-min(core, height - top) // s), b + -(-min(core, width - left) // s)
                     part = f[:, a:c, b:d].reshape(f.shape[0], -1)
-                    gram = part @ part.T
-                    sums[layer] = gram if layer not in sums else sums[layer] + gram
+                    gram, total = part @ part.T, part.sum(dim=1)
+                    grams[layer] = gram if layer not in grams else grams[layer] + gram
+                    sums[layer] = total if layer not in sums else sums[layer] + total
                     counts[layer] += part.shape[1]
-        return {layer: sums[layer] / float(sums[layer].shape[0] * max(1, counts[layer]))
+        return {layer: losses.StyleStats(
+                    grams[layer] / float(grams[layer].shape[0] * max(1, counts[layer])),
+                    sums[layer] / float(max(1, counts[layer])))
                 for layer in self.style_layers}
 
     # -- progress -----------------------------------------------------------------------
@@ -262,18 +270,20 @@ class Engine:
                 image = scaled_base + resize(change, scale.height, scale.width)
             image = image.clamp(0, 255)
             previous_base = scaled_base
-            grams = [self.gram_targets(resize(style, *style_size(style, scale, settings.style_scale,
-                                                                 style_area)))
+            stats = [self.style_statistics(resize(style, *style_size(style, scale, settings.style_scale,
+                                                                     style_area)))
                      for style in styles]
+            targets = losses.gaussian_targets(stats, blend, self.style_layers) \
+                if settings.style_loss == "w2" else stats
             scaled_mask = None if mask is None else resize(mask, scale.height, scale.width).clamp(0, 1)
             for tile in scale.tiles:
                 if tile.steps == 0:
                     continue
-                image = self.optimise_tile(image, scaled_content, grams, blend, scaled_mask, tile,
+                image = self.optimise_tile(image, scaled_content, targets, blend, scaled_mask, tile,
                                            index, len(scales), len(scale.tiles) > 1)
         return image.clamp(0, 255)
 
-    def optimise_tile(self, image: torch.Tensor, content: torch.Tensor, grams: list,
+    def optimise_tile(self, image: torch.Tensor, content: torch.Tensor, targets: list | dict,
                       blend: list[float], mask: torch.Tensor | None, tile: Tile,
                       scale_index: int, scales: int, tiled: bool) -> torch.Tensor:
         settings = self.settings
@@ -298,7 +308,8 @@ class Engine:
             optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history,
                                           tolerance_grad=0.0, tolerance_change=0.0)
         c_scale = settings.content_weight * losses.CONTENT_SCALE
-        s_scale = settings.style_weight * losses.STYLE_SCALE
+        s_scale = settings.style_weight * (losses.W2_SCALE if settings.style_loss == "w2"
+                                           else losses.STYLE_SCALE)
         t_scale = settings.tv_weight * losses.TV_SCALE
         pixels = tile.height * tile.width
         # L-BFGS's first step is tiny (1/|g|_1), so the gradient difference of its first
@@ -318,8 +329,12 @@ class Engine:
             for layer in settings.content_layers:
                 content_term = content_term + losses.content_loss(feats[layer], content_targets[layer])
             content_term = c_scale * content_term / len(settings.content_layers)
-            style_term = s_scale * losses.style_loss(feats, grams, self.layer_weights, blend) \
-                if s_scale else torch.zeros((), device=self.device)
+            if not s_scale:
+                style_term = torch.zeros((), device=self.device)
+            elif isinstance(targets, dict):  # gaussian_targets: the styles are blended in them
+                style_term = s_scale * losses.w2_style_loss(feats, targets, self.layer_weights)
+            else:
+                style_term = s_scale * losses.style_loss(feats, targets, self.layer_weights, blend)
             tv_term = t_scale * losses.tv_loss(x) if t_scale else torch.zeros((), device=self.device)
             total = content_term + style_term + tv_term
             total.backward()

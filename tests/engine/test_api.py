@@ -229,13 +229,17 @@ def test_blended_tile_fades_over_the_overlap():
 
 
 @pytest.mark.parametrize("init", ["noise", "content"])
-def test_real_weights_lower_style_and_content_loss_on_real_images(init):
+@pytest.mark.parametrize("style_loss", ["gram", "w2"])
+def test_real_weights_lower_style_and_content_loss_on_real_images(init, style_loss):
     # The real embedded VGG-19 on a real photo and painting (this is what users get).
     content = photo(64)
-    _, events = run({"size": 64, "steps": 12, "init": init, "weights": "embedded"}, content=content,
-                    styles=[painting(80)])
+    _, events = run({"size": 64, "steps": 12, "init": init, "weights": "embedded",
+                     "style_loss": style_loss}, content=content, styles=[painting(80)])
     first, last = events[1]["losses"], events[-1]["losses"]
-    assert last["style"] < 0.3 * first["style"]
+    # The Gram loss squares the differences of second moments, W2 is a squared distance of
+    # the distributions (linear in covariance changes): the same progress shows as a
+    # smaller drop (measured from noise: Gram 0.2x, W2 0.35x of the first step's).
+    assert last["style"] < (0.3 if style_loss == "gram" else 0.5) * first["style"]
     if init == "noise":
         # At 64 px the style term dominates: the content loss of the noise start stays about
         # where it was (within +-3% over 12-30 steps, float32 or bfloat16), it must not grow.
@@ -273,7 +277,8 @@ def test_16_bit_network_keeps_targets_losses_and_pixels_float32(random_vgg, monk
     image = torch.rand(1, 3, 48, 48) * 255
     assert engine.features(image)["relu3_1"].dtype == (torch.bfloat16 if bf16 else torch.float32)
     assert engine.features(image, exact=True)["relu3_1"].dtype == torch.float32
-    assert all(gram.dtype == torch.float32 for gram in engine.gram_targets(image).values())
+    assert all(stats.gram.dtype == torch.float32 and stats.mean.dtype == torch.float32
+               for stats in engine.style_statistics(image).values())
     result, events = run({"steps": 6})
     assert result.rgb.dtype == np.float32 and np.isfinite(result.rgb).all()
     assert events[-1]["losses"]["style"] < events[1]["losses"]["style"]

@@ -40,8 +40,11 @@ def test_style_loss_weights_layers_and_blends_styles():
     # One channel, so each Gram is the mean of squares over the pixels.
     features = {"relu1_1": torch.tensor([[[[1.0, 3.0]]]]),   # gram (1 + 9) / 2 = 5
                 "relu2_1": torch.tensor([[[[2.0, 2.0]]]])}   # gram 4
-    style_a = {"relu1_1": torch.tensor([[3.0]]), "relu2_1": torch.tensor([[4.0]])}
-    style_b = {"relu1_1": torch.tensor([[5.0]]), "relu2_1": torch.tensor([[1.0]])}
+    def stats(gram):
+        return losses.StyleStats(torch.tensor([[gram]]), torch.zeros(1))
+
+    style_a = {"relu1_1": stats(3.0), "relu2_1": stats(4.0)}
+    style_b = {"relu1_1": stats(5.0), "relu2_1": stats(1.0)}
     layer_weights = {"relu1_1": 0.25, "relu2_1": 0.75}
     blend = [0.5, 0.5]
     # style a: 0.25 * (5-3)^2 + 0.75 * 0 = 1;  style b: 0.25 * 0 + 0.75 * (4-1)^2 = 6.75
@@ -52,7 +55,7 @@ def test_style_loss_weights_layers_and_blends_styles():
 
 def test_style_loss_skips_zero_weights():
     features = {"relu1_1": torch.tensor([[[[1.0, 3.0]]]])}
-    target = {"relu1_1": torch.tensor([[0.0]])}
+    target = {"relu1_1": losses.StyleStats(torch.tensor([[0.0]]), torch.zeros(1))}
     assert losses.style_loss(features, [target], {"relu1_1": 0.0}, [1.0]).item() == 0.0
 
 
@@ -80,7 +83,7 @@ def test_normalised_weights():
 
 def test_gradients_flow_to_features():
     features = torch.rand(1, 4, 3, 3, requires_grad=True)
-    target = {"relu1_1": losses.gram_matrix(torch.rand(1, 4, 3, 3))[0]}
+    target = {"relu1_1": losses.StyleStats(losses.gram_matrix(torch.rand(1, 4, 3, 3))[0], torch.zeros(4))}
     loss = losses.style_loss({"relu1_1": features}, [target], {"relu1_1": 1.0}, [1.0])
     loss = loss + losses.tv_loss(features[:, :3] * 255)
     loss.backward()
