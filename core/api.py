@@ -41,7 +41,7 @@ from core.picture import Picture
 from core.planning import is_out_of_memory, out_of_memory
 from core.resample import resize
 from core.selection import Box, whole, working_box
-from core.style_frame import crop_frame
+from core.style_frame import style_region
 from core.vgg import VGGFeatures, build_network
 from protocol.options import OptionError, ValidOptions, validate_options
 
@@ -137,7 +137,7 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
     style_rgbs = [_check_picture(style, "style %d" % (i + 1) if len(styles) > 1 else "style")
                   for i, style in enumerate(styles)]
     # A photographed painting's frame would be painted into the result's borders (issue 12).
-    style_rgbs = [crop_frame(style) for style in style_rgbs]
+    style_rgbs = [style_region(style) for style in style_rgbs]
     if opts["style_blend"] is not None and len(opts["style_blend"]) != len(styles):
         raise OptionsError("style_blend has %d values but there are %d style pictures." % (
             len(opts["style_blend"]), len(styles)))

@@ -38,6 +38,11 @@ import torch
 CONTENT_SCALE = 0.16
 STYLE_SCALE = 50.0
 W2_SCALE = 5.0
+# W2's layer weights when the user gives none (other layers: 1). With equal weights the deep
+# layers, whose full covariance pins down the painting's composition, painted the painting
+# itself into small photos (The Scream's figure over the 384 px cat); these keep the
+# subject and the painting's strokes (benchmarks/README.md, "Style loss").
+W2_LAYER_WEIGHTS = {"relu1_1": 4.0, "relu2_1": 4.0, "relu3_1": 2.0, "relu4_1": 1.0, "relu5_1": 0.5}
 # Added to the style's covariance, relative to its mean variance, so that its square root
 # is well defined for a style whose deep features span fewer dimensions than C.
 W2_EPSILON = 1e-4

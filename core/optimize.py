@@ -140,8 +140,10 @@ class Engine:
         self.half = self.dtype is not None
         self.budget = budget_pixels or pixel_budget(device, self.half)
         self.style_layers = tuple(settings.style_layers)
-        self.layer_weights = dict(zip(self.style_layers, losses.normalised(
-            settings.style_layer_weights, len(self.style_layers))))
+        weights = settings.style_layer_weights
+        if weights is None and settings.style_loss == "w2":
+            weights = tuple(losses.W2_LAYER_WEIGHTS.get(layer, 1.0) for layer in self.style_layers)
+        self.layer_weights = dict(zip(self.style_layers, losses.normalised(weights, len(self.style_layers))))
         self.step = 0
         self.total = 0
         self.started = 0.0

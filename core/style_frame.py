@@ -124,3 +124,21 @@ def crop_frame(rgb: np.ndarray) -> np.ndarray:
     if box == (0, rgb.shape[0], 0, rgb.shape[1]):
         return rgb
     return np.ascontiguousarray(rgb[box.top:box.bottom, box.left:box.right])
+
+
+# Cut from every side of what crop_frame leaves: photos of paintings carry edge lines too
+# faint or too uneven for find_frame (The Scream's light top fringe, about 12 rows fading
+# into its sky, which painted a pale band along the top of the 384 px cat: border step 14.3,
+# 4.8 with this cut). A style loses 10% of its area, and nothing of its character.
+EDGE_TRIM = 0.025
+
+
+def style_region(rgb: np.ndarray) -> np.ndarray:
+    """The part of a style picture (H x W x 3, 0..1) the engine learns from: without its
+    frame (crop_frame) and without EDGE_TRIM of each remaining side."""
+    painting = crop_frame(rgb)
+    height, width = painting.shape[:2]
+    rows, columns = int(height * EDGE_TRIM), int(width * EDGE_TRIM)
+    if rows == 0 and columns == 0:
+        return painting
+    return np.ascontiguousarray(painting[rows:height - rows, columns:width - columns])

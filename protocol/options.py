@@ -73,7 +73,8 @@ OPTIONS = (
     Option("tv_weight", "float", 0.0, "Total-variation smoothing weight.", 0.0, 1e6),
     Option("style_layers", "layers", STYLE_LAYERS, "VGG-19 layers whose Gram matrices define style."),
     Option("style_layer_weights", "floats", None,
-           "One weight per style layer (equal when not given)."),
+           "One weight per style layer (when not given: equal for the Gram loss, 4:4:2:1:0.5 "
+           "from relu1_1 to relu5_1 for W2)."),
     Option("content_layers", "layers", CONTENT_LAYERS, "VGG-19 layers that define content."),
     Option("style_scale", "float", 1.0,
            "Size of the style image relative to the working size (bigger = larger brush strokes).",

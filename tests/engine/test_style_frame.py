@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import DATA, load_rgb
 from PIL import Image
 
-from core.style_frame import MARGIN_SHARE, MAX_DEPTH, CropBox, crop_frame, find_frame
+from core.style_frame import EDGE_TRIM, MARGIN_SHARE, MAX_DEPTH, CropBox, crop_frame, find_frame, style_region
 
 ROOT = os.path.dirname(os.path.dirname(DATA))
 
@@ -219,3 +219,32 @@ def test_full_size_pictures_in_this_repository(path, framed):
         assert min(cuts) >= 10 and max(cuts) <= 0.09 * max(h, w), cuts
     else:
         assert cuts == (0, 0, 0, 0)
+
+
+# --- the style region: frame and a thin edge cut -----------------------------------------
+
+
+def test_the_style_region_is_the_painting_less_a_thin_edge():
+    rgb = painting(200, 160)
+    region = style_region(rgb)
+    rows, columns = int(200 * EDGE_TRIM), int(160 * EDGE_TRIM)
+    np.testing.assert_array_equal(region, rgb[rows:200 - rows, columns:160 - columns])
+    framed_rgb = framed(painting(200, 160), 8, (0.0, 0.0, 0.0))
+    box, inner = find_frame(framed_rgb), style_region(framed_rgb)
+    assert inner.shape[0] < box.bottom - box.top and inner.shape[1] < box.right - box.left
+
+
+def test_the_screams_light_top_fringe_is_cut_with_the_edge():
+    rgb = real(os.path.join(ROOT, "benchmarks", "data", "the_scream.jpg"))
+    # The top rows fade from a pale yellow fringe (red minus blue about 90 levels) into the
+    # orange sky (about 165); find_frame keeps them, the style region starts in the sky.
+    def top_warmth(picture: np.ndarray) -> float:
+        return float((picture[:4, :, 0] - picture[:4, :, 2]).mean() * 255.0)
+
+    assert top_warmth(crop_frame(rgb)) < 100
+    assert top_warmth(style_region(rgb)) > 130
+
+
+def test_a_tiny_style_is_not_trimmed():
+    rgb = painting(30, 30)
+    assert style_region(rgb) is rgb
