@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import losses, optimize  # noqa: E402
+from core import optimize  # noqa: E402
 from core.heap import reuse_freed_memory  # noqa: E402
 from core.optimize import Callbacks, Engine, Settings  # noqa: E402
 from core.vgg import VGGFeatures, build_network, load_weights  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> None:
         "size": size, "precision": str(dtype or torch.float32), "threads": torch.get_num_threads(),
         "bare_forward_backward_s": round(bare_median, 3), "engine_step_s": round(engine_median, 3),
         "ratio": round(engine_median / bare_median, 2),
-        "style_scale": losses.STYLE_SCALE}))
+        "preset": args.preset, "style_loss": validate_options({"preset": args.preset})["style_loss"]}))
 
 
 if __name__ == "__main__":
