@@ -6,8 +6,13 @@ step page-faults its whole working set in again. Measured with benchmarks/step_c
 512 px on 2 cores (bfloat16): 0.66 s per step with glibc's defaults, 0.56 s with mmap off
 and trimming off. PyTorch's CPU tuning guide suggests swapping the allocator (jemalloc,
 tcmalloc) for the same reason; glibc's own mallopt needs no extra library and no LD_PRELOAD.
-When the run ends, the settings go back to glibc's defaults and the heap is trimmed, so a
-long-lived engine server gives the memory back between jobs.
+When the run ends, the settings go back to glibc's defaults and the heap is trimmed.
+
+Only in a run on the process's main thread (the command line, the plug-in's worker, batch).
+The engine server runs its jobs on a thread beside its event loop, where glibc allocates
+from other arenas (heaps of at most 64 MB, so larger blocks are mapped whatever the
+settings) and a process-wide switch would also reach the event loop: it keeps glibc's
+defaults there; not measured.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import platform
+import threading
 from collections.abc import Iterator
 
 # mallopt parameters from glibc's malloc.h.
@@ -42,7 +48,7 @@ _depth = 0  # nested uses (a benchmark around the engine) keep the outermost set
 @contextlib.contextmanager
 def reuse_freed_memory() -> Iterator[None]:
     global _depth
-    libc = _glibc()
+    libc = _glibc() if threading.current_thread() is threading.main_thread() else None
     if libc is None or _depth:
         _depth += 1
         try:

@@ -12,23 +12,29 @@ from core.api import stylize
 from core.picture import Picture
 
 
-def _losses_of_a_short_run(rgb: np.ndarray, style: np.ndarray) -> list[float]:
+def _losses_of_a_short_run(rgb: np.ndarray, style: np.ndarray, style_loss: str) -> list[float]:
     events: list[dict] = []
     stylize(Picture(rgb=rgb), [Picture(rgb=style)],
-            {"steps": 4, "size": 48, "scales": 1, "seed": 7, "preset": "preview", "device": "cpu"},
+            {"steps": STEPS, "size": 48, "scales": 1, "seed": 7, "preset": "preview", "device": "cpu",
+             "style_loss": style_loss},
             progress=events.append)
     return [event["losses"]["total"] for event in events if event["event"] == "progress"]
 
 
+# W2's loss rose 3% at step 4 in float32 here before falling (0.38x the first by step 8).
+STEPS = 8
+
+
+@pytest.mark.parametrize("style_loss", ["gram", "w2"])
 @pytest.mark.parametrize("precision", [None, torch.bfloat16], ids=["float32", "bfloat16"])
-def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision):
+def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision, style_loss):
     # In bfloat16 the first curvature pair used to be rounding noise: torch skipped it and
     # took a unit gradient step, and the loss of the third step was ~3e8 times the first.
     # Forced here on every CPU (emulated where the CPU has no bfloat16), so the check holds
     # on machines with and without native bfloat16.
     monkeypatch.setattr(optimize, "network_precision", lambda device: precision)
     grey = load_rgb("engine_astronaut_96.png").mean(axis=2, keepdims=True).repeat(3, axis=2)
-    totals = _losses_of_a_short_run(grey, load_rgb("engine_starry_night_128.png"))
-    assert len(totals) == 4
+    totals = _losses_of_a_short_run(grey, load_rgb("engine_starry_night_128.png"), style_loss)
+    assert len(totals) == STEPS
     assert max(totals) <= 1.5 * totals[0], totals
-    assert totals[-1] < 0.9 * totals[0], "four steps barely lowered the loss: %s" % totals
+    assert totals[-1] < 0.9 * totals[0], "eight steps barely lowered the loss: %s" % totals

@@ -73,7 +73,16 @@ class Driver(threading.Thread):
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)
             killed = time.monotonic()
-            wait_for(lambda: not self.busy() and self.server.health(token=self.token)["queue"] == 0, 10)
+            accepted = self.server.health(token=self.token)["accepted"]
+
+            def cancelled() -> bool:
+                # Ended, or already followed by the next case's job: GIMP starts that case as
+                # soon as the killed plug-in is gone, and one job runs at a time, so a newer
+                # job running with nothing queued means the cancelled one has ended.
+                health = self.server.health(token=self.token)
+                return health["queue"] == 0 and (not health["busy"] or health["accepted"] > accepted)
+
+            wait_for(cancelled, 10)
             self.notes["cancelled_after_s"] = time.monotonic() - killed
             if not (wait_for(lambda: self.started("server_killed"), 300) and wait_for(self.busy, 120)):
                 self.notes["error"] = "the server-killed case never got its job running"
