@@ -103,7 +103,8 @@ def layer_stride(layer: str) -> int:
     return 2 ** sum(1 for pool in POOL_INDICES if pool < LAYER_INDEX[layer])
 
 
-def shorten_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor) -> None:
+def shorten_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor,
+                              before: torch.Tensor) -> None:
     """Cut back a unit step along the raw gradient that L-BFGS just took.
 
     torch's L-BFGS sizes only its very first step (1/|g|_1, a total change of one level
@@ -120,8 +121,8 @@ def shorten_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor) -> 
     taken = float(state["t"])
     safe = min(taken, RESCUE_STEP_LEVELS / largest) if largest > 0 else 0.0
     if safe < taken:
-        with torch.no_grad():
-            x.add_(state["d"].view_as(x), alpha=safe - taken)
+        with torch.no_grad():  # from `before` (x ahead of the step): no rounding of the big step
+            torch.add(before, state["d"].view_as(x), alpha=safe, out=x)
         state["t"] = safe
 
 
@@ -344,10 +345,12 @@ class Engine:
                                "tv": tv_term.item(), "total": total.item()}
             return total
 
+        lbfgs = isinstance(optimiser, torch.optim.LBFGS)
         for _ in range(tile.steps):
+            before = x.detach().clone() if lbfgs else None
             optimiser.step(closure)
-            if isinstance(optimiser, torch.optim.LBFGS):
-                shorten_raw_gradient_step(optimiser, x)
+            if before is not None:
+                shorten_raw_gradient_step(optimiser, x, before)
             if settings.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 255)

@@ -38,3 +38,32 @@ def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision, st
     assert len(totals) == STEPS
     assert max(totals) <= 1.5 * totals[0], totals
     assert totals[-1] < 0.9 * totals[0], "eight steps barely lowered the loss: %s" % totals
+
+
+def test_a_raw_gradient_step_after_a_rejected_curvature_pair_is_cut_back():
+    # A linear loss has no curvature: torch rejects every pair (y.s = 0) and, its history
+    # empty, steps the raw gradient (1e6 levels here). The guard keeps each such step to
+    # RESCUE_STEP_LEVELS, and keeps L-BFGS's step length in step with what was done.
+    x = torch.zeros(100, requires_grad=True)
+    optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
+                                  tolerance_grad=0.0, tolerance_change=0.0)
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = 1e6 * x.sum()
+        loss.backward()
+        return loss
+
+    def step() -> None:
+        before = x.detach().clone()
+        optimiser.step(closure)
+        optimize.shorten_raw_gradient_step(optimiser, x, before)
+
+    step()  # the first step is torch's own: kept
+    first = float(x.detach().abs().max())
+    assert first == pytest.approx(0.01)
+    for _ in range(2):
+        step()
+    assert float(x.detach().abs().max()) == pytest.approx(first + 2 * optimize.RESCUE_STEP_LEVELS)
+    state = optimiser.state[x]
+    assert float((state["d"] * state["t"]).abs().max()) == pytest.approx(optimize.RESCUE_STEP_LEVELS)
