@@ -24,7 +24,9 @@ it measures the spread of the features, not their raw second moments, so it does
 every channel's mean up (which repaints the subject); crowsonkb's style-transfer-pytorch
 uses it (the quality-anchor notes measured it as what matters most for its look). Several
 styles are blended as a mixture: their means and raw second moments are averaged.
-W2_SCALE makes style_weight = 1 pull about as hard as the Gram loss's at the start of a run.
+W2_SCALE was chosen on the benchmark pairs (benchmarks/README.md, "Style loss"): at 100,
+where its pull at the start of a run equals the Gram loss's, W2 painted the painting itself
+into the photo; 5 keeps the subject.
 All maths here runs in float32 even when the network ran in half precision.
 """
 
@@ -191,7 +193,7 @@ def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
     if n != 1:
         raise ValueError("w2_loss takes the features of one picture")
     count = height * width
-    mean = features.mean(dim=(0, 2, 3), dtype=torch.float32)
+    mean = features.mean(dim=(0, 2, 3), dtype=torch.promote_types(features.dtype, torch.float32))
     covariance = gram_matrix(features)[0] * channels - torch.outer(mean, mean)
     root = target.covariance_sqrt
     if count >= channels:

@@ -117,3 +117,45 @@ def test_gram_matrix_gradient_of_a_cropped_bfloat16_map_has_the_maps_precision()
     assert torch.all(padded.grad[..., :2, :] == 0)
     inner = padded.grad[0, :, 2:10, 2:10].float().reshape(8, 64)
     assert torch.allclose(inner, expected, rtol=1e-2)
+
+
+def _gaussian_target(features: torch.Tensor) -> losses.GaussianTarget:
+    stats = losses.StyleStats(losses.gram_matrix(features)[0], features.mean(dim=(0, 2, 3)))
+    return losses.gaussian_targets([{"layer": stats}], [1.0], ["layer"])["layer"]
+
+
+def test_w2_distance_is_zero_against_its_own_gaussian_and_grows_with_a_shift():
+    torch.manual_seed(0)
+    features = torch.rand(1, 6, 5, 5) * 3
+    target = _gaussian_target(features)
+    assert abs(losses.w2_loss(features, target).item()) < 1e-3
+    # Shifting every channel by 1 adds |shift|^2 / C = 1 (the covariance is unchanged).
+    assert losses.w2_loss(features + 1.0, target).item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_w2_with_fewer_pixels_than_channels_equals_the_full_formula():
+    torch.manual_seed(1)
+    few = torch.rand(1, 8, 2, 2)  # 4 pixels, 8 channels: the pixels x pixels form
+    target = _gaussian_target(torch.rand(1, 8, 6, 6))
+    mean = few.mean(dim=(0, 2, 3))
+    covariance = losses.gram_matrix(few)[0] * 8 - torch.outer(mean, mean)
+    cross = (target.covariance_sqrt @ covariance @ target.covariance_sqrt).double()
+    full = (torch.sum((mean - target.mean) ** 2) + torch.trace(covariance) + torch.trace(target.covariance)
+            - 2 * torch.linalg.eigvalsh(cross).clamp(min=0).sqrt().sum()) / 8
+    assert losses.w2_loss(few, target).item() == pytest.approx(full.item(), rel=1e-3)
+
+
+def test_w2_gradient_matches_finite_differences():
+    torch.manual_seed(2)
+    target = _gaussian_target(torch.rand(1, 4, 5, 5, dtype=torch.float64))
+    features = (torch.rand(1, 4, 5, 5, dtype=torch.float64) + 0.5).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda f: losses.w2_loss(f, target), (features,), atol=1e-5)
+
+
+def test_w2_style_loss_weights_its_layers():
+    torch.manual_seed(3)
+    a, b = torch.rand(1, 4, 4, 4), torch.rand(1, 4, 4, 4)
+    targets = {"relu1_1": _gaussian_target(b), "relu2_1": _gaussian_target(a)}
+    value = losses.w2_style_loss({"relu1_1": a, "relu2_1": a}, targets, {"relu1_1": 0.25, "relu2_1": 0.75})
+    expected = 0.25 * losses.w2_loss(a, targets["relu1_1"]) + 0.75 * losses.w2_loss(a, targets["relu2_1"])
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
