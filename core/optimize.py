@@ -319,7 +319,8 @@ class Engine:
         # curvature pair is below bfloat16's rounding: in 16-bit the pair came out as noise,
         # torch skipped it and took a raw unit gradient step that blew the loss up a
         # hundred-million-fold on the third step. The first two evaluations run in float32.
-        exact_evaluations = 2 if isinstance(optimiser, torch.optim.LBFGS) else 0
+        lbfgs = isinstance(optimiser, torch.optim.LBFGS)
+        exact_evaluations = 2 if lbfgs else 0
         evaluations = 0
 
         def closure() -> torch.Tensor:
@@ -334,7 +335,7 @@ class Engine:
             content_term = c_scale * content_term / len(settings.content_layers)
             if not s_scale:
                 style_term = torch.zeros((), device=self.device)
-            elif isinstance(targets, dict):  # gaussian_targets: the styles are blended in them
+            elif settings.style_loss == "w2":  # gaussian_targets: the styles are blended in them
                 style_term = s_scale * losses.w2_style_loss(feats, targets, self.layer_weights)
             else:
                 style_term = s_scale * losses.style_loss(feats, targets, self.layer_weights, blend)
@@ -345,9 +346,10 @@ class Engine:
                                "tv": tv_term.item(), "total": total.item()}
             return total
 
-        lbfgs = isinstance(optimiser, torch.optim.LBFGS)
         for _ in range(tile.steps):
-            before = x.detach().clone() if lbfgs else None
+            # Only while L-BFGS has no curvature pair can it take a raw gradient step; once it
+            # has one its history never empties again, so the copy stops.
+            before = x.detach().clone() if lbfgs and not optimiser.state[x].get("old_dirs") else None
             optimiser.step(closure)
             if before is not None:
                 shorten_raw_gradient_step(optimiser, x, before)
