@@ -4,7 +4,7 @@ The bare network: VGG-19 up to relu5_1 (the deepest layer the presets use), forw
 backward to the input pixels, in the engine's precision (core.precision, weights copied once), zero padding,
 no losses. The engine step: one optimiser step of core.optimize.Engine on one scale at the
 same size (network with the engine's padding, content and style losses, total variation,
-L-BFGS), timed between its progress events after the first two float32 evaluations.
+L-BFGS), timed between its progress events from the third step on (the first two are warm-up).
 Both are medians over --repeat timings, alternated so that a change in the machine's load
 touches both. Prints one JSON object.
 
@@ -48,7 +48,7 @@ def engine_steps(options: dict, content: torch.Tensor, style: torch.Tensor, step
     engine = Engine(network, torch.device("cpu"), settings,
                     Callbacks(progress=lambda event: stamps.append(time.perf_counter())))
     engine.run(content, [style])
-    # Steps 1-2 run the network in float32 (see Engine.optimise_tile): skip them.
+    # Steps 1-2 include the targets and the first allocations: skip them.
     return [b - a for a, b in zip(stamps[2:], stamps[3:])]
 
 

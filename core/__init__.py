@@ -6,9 +6,16 @@ in plain words; see core.api.stylize for the Python API.
 
 import os
 
-# OpenMP's default busy-waiting makes torch's CPU threads spin against each other when the
-# machine is busy (other programs, GIMP itself): measured 5-10x slower steps on 2 cores
-# under load, and no loss when idle. It must be set before torch is first imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How torch's CPU threads wait for each other between parallel regions. OpenMP's default
+# (libgomp: spin 300,000 rounds, then sleep) made a Preview at 512 px on 2 cores take 127 s
+# instead of 34 s beside one busy program, spinning against it; sleeping at once (PASSIVE)
+# cost 37% on an idle machine, where steps are many short regions. A spin of 1,000 rounds
+# (what libgomp falls to under ACTIVE when it has more threads than CPUs) keeps most of both:
+# 21.8 s idle (PASSIVE 27.2, default 19.5), 36.1 s beside a busy program (PASSIVE 33.9).
+# benchmarks/openmp_wait.py measures it. GOMP_SPINCOUNT is libgomp's (torch on Linux);
+# other OpenMP runtimes read the policy. Both must be set before torch is first imported.
+OPENMP_WAIT = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"}
+for _name, _value in OPENMP_WAIT.items():
+    os.environ.setdefault(_name, _value)
 
 __version__ = "0.1.0"

@@ -54,7 +54,7 @@ def connect(ray: Any, address: str) -> None:
     import core
     import protocol
 
-    runtime_env = {"py_modules": [core, protocol], "env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
+    runtime_env = {"py_modules": [core, protocol], "env_vars": dict(core.OPENMP_WAIT)}
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if address == LOCAL or address.startswith(LOCAL + ":"):

@@ -42,8 +42,8 @@ from core.vgg import LAYER_INDEX, POOL_INDICES, VGGFeatures
 from protocol.options import ValidOptions
 
 LBFGS_HISTORY_BYTES = 256 * 2 ** 20
-# See shorten_raw_gradient_step: the largest change of any pixel (0..255) in such a step.
-RESCUE_STEP_LEVELS = 2.0
+# See size_raw_gradient_step: the largest change of any pixel (0..255) in such a step.
+RAW_STEP_LEVELS = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,27 +103,30 @@ def layer_stride(layer: str) -> int:
     return 2 ** sum(1 for pool in POOL_INDICES if pool < LAYER_INDEX[layer])
 
 
-def shorten_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor,
-                              before: torch.Tensor) -> None:
-    """Cut back a unit step along the raw gradient that L-BFGS just took.
+def size_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor,
+                           before: torch.Tensor) -> None:
+    """Resize a step that L-BFGS just took along the raw gradient, so that no pixel moved
+    more than RAW_STEP_LEVELS (0..255).
 
-    torch's L-BFGS sizes only its very first step (1/|g|_1, a total change of one level
-    over the whole picture). Its next curvature pair is then so small that torch may reject
-    it (y.s under an absolute 1e-10), and with an empty history it steps the full raw
-    gradient, orders of magnitude too far: with reflected borders (core.vgg) a 48 px grey
-    picture's loss grew 1e6-fold in float32. Such a step is cut back so that no pixel moves
-    more than RESCUE_STEP_LEVELS, large enough for the next pair to be measurable, and the
-    state's step length is updated so that pair stays exact."""
+    L-BFGS steps along the raw gradient while it has no curvature pair, and torch sizes
+    those steps badly for pictures. Its first step is 1/|g|_1, a change of one level over
+    the whole picture: the gradient difference of the first pair is then below bfloat16's
+    rounding, torch rejects the pair (y.s under an absolute 1e-10), and with an empty
+    history it steps the full raw gradient, orders of magnitude too far (in bfloat16 the
+    loss of the third step was 3e8 times the first; with reflected borders, core.vgg, a
+    48 px grey picture's loss grew 1e6-fold in float32). A step of a few levels is a
+    useful step, and its pair is measurable in bfloat16. The state's step length is
+    updated so that the next pair stays exact."""
     state = optimiser.state[x]
-    if state.get("n_iter", 0) < 2 or state["old_dirs"]:
+    if state.get("n_iter", 0) < 1 or state["old_dirs"]:
         return
     largest = float(state["d"].abs().max())
-    taken = float(state["t"])
-    safe = min(taken, RESCUE_STEP_LEVELS / largest) if largest > 0 else 0.0
-    if safe < taken:
-        with torch.no_grad():  # from `before` (x ahead of the step): no rounding of the big step
-            torch.add(before, state["d"].view_as(x), alpha=safe, out=x)
-        state["t"] = safe
+    if largest == 0:
+        return
+    wanted = RAW_STEP_LEVELS / largest
+    with torch.no_grad():  # from `before` (x ahead of the step): no rounding of a big step
+        torch.add(before, state["d"].view_as(x), alpha=wanted, out=x)
+    state["t"] = wanted
 
 
 class Engine:
@@ -315,20 +318,12 @@ class Engine:
                                            else losses.STYLE_SCALE)
         t_scale = settings.tv_weight * losses.TV_SCALE
         pixels = tile.height * tile.width
-        # L-BFGS's first step is tiny (1/|g|_1), so the gradient difference of its first
-        # curvature pair is below bfloat16's rounding: in 16-bit the pair came out as noise,
-        # torch skipped it and took a raw unit gradient step that blew the loss up a
-        # hundred-million-fold on the third step. The first two evaluations run in float32.
         lbfgs = isinstance(optimiser, torch.optim.LBFGS)
-        exact_evaluations = 2 if lbfgs else 0
-        evaluations = 0
 
         def closure() -> torch.Tensor:
-            nonlocal evaluations
             self.check_stop()
             optimiser.zero_grad(set_to_none=True)
-            feats = self.features(x, exact=evaluations < exact_evaluations)
-            evaluations += 1
+            feats = self.features(x)
             content_term = torch.zeros((), device=self.device)
             for layer in settings.content_layers:
                 content_term = content_term + losses.content_loss(feats[layer], content_targets[layer])
@@ -347,12 +342,12 @@ class Engine:
             return total
 
         for _ in range(tile.steps):
-            # Only while L-BFGS has no curvature pair can it take a raw gradient step; once it
-            # has one its history never empties again, so the copy stops.
+            # Only while L-BFGS has no curvature pair does it step along the raw gradient;
+            # once it has one its history never empties again, so the copy stops.
             before = x.detach().clone() if lbfgs and not optimiser.state[x].get("old_dirs") else None
             optimiser.step(closure)
             if before is not None:
-                shorten_raw_gradient_step(optimiser, x, before)
+                size_raw_gradient_step(optimiser, x, before)
             if settings.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 255)

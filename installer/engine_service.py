@@ -82,7 +82,6 @@ def unit_texts(python: Path, token_file: Path, port: int) -> dict:
         "\n[Service]\n"
         "Type=simple\n"
         "WorkingDirectory=%s\n"
-        "Environment=OMP_WAIT_POLICY=PASSIVE\n"
         "ExecStart=%s\n" % (CHECKOUT, CHECKOUT / "docs" / "server.md", SERVICE_NAME, unit_word(str(CHECKOUT)),
                             " ".join(unit_word(word) for word in command)))
     return {SERVICE_NAME + ".socket": socket_unit, SERVICE_NAME + ".service": service_unit}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-# As core/__init__.py does for the product: torch must not busy-wait on a shared machine.
-# Test modules import torch before core, so set it here, before any of them loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# core sets how torch's threads wait (core.OPENMP_WAIT); test modules may import torch
+# first, so core is imported here, before any of them loads.
+import core  # noqa: F401,E402
 
 
 @pytest.fixture

@@ -40,10 +40,11 @@ def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision, st
     assert totals[-1] < 0.9 * totals[0], "eight steps barely lowered the loss: %s" % totals
 
 
-def test_a_raw_gradient_step_after_a_rejected_curvature_pair_is_cut_back():
+def test_every_raw_gradient_step_moves_the_largest_pixel_by_the_set_levels():
     # A linear loss has no curvature: torch rejects every pair (y.s = 0) and, its history
-    # empty, steps the raw gradient (1e6 levels here). The guard keeps each such step to
-    # RESCUE_STEP_LEVELS, and keeps L-BFGS's step length in step with what was done.
+    # empty, steps the raw gradient: 1e6 levels here, and 0.01 for its first step (1/|g|_1).
+    # The guard sizes each such step to RAW_STEP_LEVELS, and keeps L-BFGS's step length in
+    # step with what was done.
     x = torch.zeros(100, requires_grad=True)
     optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
                                   tolerance_grad=0.0, tolerance_change=0.0)
@@ -54,16 +55,30 @@ def test_a_raw_gradient_step_after_a_rejected_curvature_pair_is_cut_back():
         loss.backward()
         return loss
 
-    def step() -> None:
+    for count in range(1, 4):
         before = x.detach().clone()
         optimiser.step(closure)
-        optimize.shorten_raw_gradient_step(optimiser, x, before)
+        optimize.size_raw_gradient_step(optimiser, x, before)
+        assert float(x.detach().abs().max()) == pytest.approx(count * optimize.RAW_STEP_LEVELS)
+        state = optimiser.state[x]
+        assert float((state["d"] * state["t"]).abs().max()) == pytest.approx(optimize.RAW_STEP_LEVELS)
 
-    step()  # the first step is torch's own: kept
-    first = float(x.detach().abs().max())
-    assert first == pytest.approx(0.01)
-    for _ in range(2):
-        step()
-    assert float(x.detach().abs().max()) == pytest.approx(first + 2 * optimize.RESCUE_STEP_LEVELS)
-    state = optimiser.state[x]
-    assert float((state["d"] * state["t"]).abs().max()) == pytest.approx(optimize.RESCUE_STEP_LEVELS)
+
+def test_a_step_with_a_curvature_pair_is_left_as_lbfgs_took_it():
+    # A quadratic bowl: the first pair is accepted, and from then on L-BFGS's own steps
+    # stand (the second step lands on the minimum at 3.0).
+    x = torch.zeros(10, requires_grad=True)
+    optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
+                                  tolerance_grad=0.0, tolerance_change=0.0)
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = ((x - 3.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        before = x.detach().clone()
+        optimiser.step(closure)
+        optimize.size_raw_gradient_step(optimiser, x, before)
+    assert x.detach().tolist() == pytest.approx([3.0] * 10)

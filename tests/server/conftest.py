@@ -1,6 +1,6 @@
 """The server tests import the plug-in's client the way GIMP does (tests/conftest.py)."""
 
-import os
 
-# As core/__init__.py does for the product: torch must not busy-wait on a shared machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# core sets how torch's threads wait (core.OPENMP_WAIT); test modules may import torch
+# first, so core is imported here, before any of them loads.
+import core  # noqa: F401,E402
