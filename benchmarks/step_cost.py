@@ -20,10 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# core before torch: the engine's OpenMP settings (core.OPENMP_WAIT) are read as torch loads.
+import core  # noqa: E402,F401
+
+# isort: split
+import torch  # noqa: E402
 
 from core import optimize  # noqa: E402
 from core.heap import reuse_freed_memory  # noqa: E402

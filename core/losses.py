@@ -52,37 +52,52 @@ W2_EPSILON = 1e-4
 TV_SCALE = 1.0e5
 
 
-class _Gram(torch.autograd.Function):
-    """F F^T / (C*H*W) with a backward built for speed (issue 12, benchmarks/step_cost.py).
+class _Moments(torch.autograd.Function):
+    """F F^T / (C*H*W) and the channel means of features F, with a backward built for
+    speed (issue 12, benchmarks/step_cost.py).
 
     autograd's own backward of bmm(F, F^T) makes two products and adds them in F^T's strided
-    layout, in float32 even when the network ran in bfloat16: on 2 CPU cores that was a
+    layout, in float32 even when the network ran in bfloat16, and the means would take two
+    more passes over the map and a third to add the gradients up: on 2 CPU cores that was a
     third of an engine step at 512 px. Here the features are laid out pixels x channels
-    once, the forward product runs in float32 (exact: products of bfloat16 numbers are exact
-    in float32), and the backward is one product, dF = F (dG + dG^T) / (C*H*W), in the
-    features' own precision, which is what the network's backward runs in anyway."""
+    (a view of the network's channels-last maps), copied once to float32 (exact: products
+    of bfloat16 numbers are exact in float32) for both the product and the means, and the
+    backward is one product plus the means' share, dF = F (dG + dG^T) / (C*H*W) + dm / (H*W),
+    in the features' own precision, which is what the network's backward runs in anyway."""
 
     @staticmethod
-    def forward(ctx, features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         n, c, h, w = features.shape
-        # Pixels x channels: a view for the network's channels-last maps, else one copy.
         pixels = features.permute(0, 2, 3, 1).reshape(n, h * w, c).contiguous()
         ctx.save_for_backward(pixels)
         ctx.shape = (n, c, h, w)
         exact = pixels.to(torch.promote_types(pixels.dtype, torch.float32))
-        return torch.bmm(exact.transpose(1, 2), exact) / float(c * h * w)
+        gram = torch.bmm(exact.transpose(1, 2), exact) / float(c * h * w)
+        return gram, exact.mean(dim=1)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad_gram: torch.Tensor | None, grad_mean: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
         (pixels,) = ctx.saved_tensors
         n, c, h, w = ctx.shape
-        symmetric = ((grad + grad.transpose(1, 2)) / float(c * h * w)).to(pixels.dtype)
-        return torch.bmm(pixels, symmetric).view(n, h, w, c).permute(0, 3, 1, 2)
+        if grad_gram is None:
+            grad_gram = torch.zeros(n, c, c, dtype=torch.float32, device=pixels.device)
+        symmetric = ((grad_gram + grad_gram.transpose(1, 2)) / float(c * h * w)).to(pixels.dtype)
+        if grad_mean is None:
+            grad = torch.bmm(pixels, symmetric)
+        else:
+            share = (grad_mean / float(h * w)).to(pixels.dtype).view(n, 1, c)
+            grad = torch.baddbmm(share, pixels, symmetric)
+        return grad.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+def feature_moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """N x C x H x W -> (N x C x C Gram matrix divided by C*H*W, N x C channel means), float32."""
+    return _Moments.apply(features)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """N x C x H x W -> N x C x C in float32, divided by C*H*W."""
-    return _Gram.apply(features)
+    return feature_moments(features)[0]
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -193,8 +208,9 @@ def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
     if n != 1:
         raise ValueError("w2_loss takes the features of one picture")
     count = height * width
-    mean = features.mean(dim=(0, 2, 3), dtype=torch.promote_types(features.dtype, torch.float32))
-    covariance = gram_matrix(features)[0] * channels - torch.outer(mean, mean)
+    gram, means = feature_moments(features)
+    mean = means[0]
+    covariance = gram[0] * channels - torch.outer(mean, mean)
     root = target.covariance_sqrt
     if count >= channels:
         cross = root @ covariance @ root

@@ -38,7 +38,7 @@ from core.planning import Scale, no_grad_pixel_budget, pixel_budget, plan
 from core.precision import network_precision
 from core.resample import resize
 from core.tiles import MIN_TILE, Tile, blend_tile
-from core.vgg import LAYER_INDEX, POOL_INDICES, VGGFeatures
+from core.vgg import LAYER_INDEX, POOL_INDICES, TappedFeatures, VGGFeatures
 from protocol.options import ValidOptions
 
 LBFGS_HISTORY_BYTES = 256 * 2 ** 20
@@ -159,8 +159,14 @@ class Engine:
         """The network's features; exact=True runs it in float32 (for the fixed targets)."""
         # Channels-last: what oneDNN and cuDNN convolutions are fastest with (measured on
         # CPU: the same speed as the default layout in float32, 5-30% faster in bfloat16).
-        pixels = pixels.to(self.device).contiguous(memory_format=torch.channels_last)
-        return self.network(pixels, precision=None if exact else self.dtype)
+        return self.network(self._network_input(pixels), precision=None if exact else self.dtype)
+
+    def tapped_features(self, pixels: torch.Tensor) -> TappedFeatures:
+        """The network's features for an optimiser step (see core.vgg.TappedFeatures)."""
+        return self.network.tapped(self._network_input(pixels), precision=self.dtype)
+
+    def _network_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pixels.to(self.device).contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def style_statistics(self, image: torch.Tensor) -> dict[str, losses.StyleStats]:
@@ -170,9 +176,8 @@ class Engine:
         limit = no_grad_pixel_budget(self.budget, self.half)
         if height * width <= limit:
             feats = self.features(image, exact=True)
-            return {layer: losses.StyleStats(losses.gram_matrix(feats[layer])[0],
-                                              feats[layer][0].float().mean(dim=(1, 2)))
-                    for layer in self.style_layers}
+            moments = {layer: losses.feature_moments(feats[layer]) for layer in self.style_layers}
+            return {layer: losses.StyleStats(gram[0], mean[0]) for layer, (gram, mean) in moments.items()}
         halo = 96  # multiple of 16 keeps every layer's features aligned with the crop
         core = max(MIN_TILE, int(math.sqrt(limit)) - 2 * halo) // 16 * 16
         grams: dict[str, torch.Tensor] = {}
@@ -323,7 +328,8 @@ class Engine:
         def closure() -> torch.Tensor:
             self.check_stop()
             optimiser.zero_grad(set_to_none=True)
-            feats = self.features(x)
+            taps = self.tapped_features(x)
+            feats = taps.features
             content_term = torch.zeros((), device=self.device)
             for layer in settings.content_layers:
                 content_term = content_term + losses.content_loss(feats[layer], content_targets[layer])
@@ -336,7 +342,8 @@ class Engine:
                 style_term = s_scale * losses.style_loss(feats, targets, self.layer_weights, blend)
             tv_term = t_scale * losses.tv_loss(x) if t_scale else torch.zeros((), device=self.device)
             total = content_term + style_term + tv_term
-            total.backward()
+            total.backward()  # into the features (and the pixels, for total variation)
+            taps.backward()  # and from the features through the network into the pixels
             self.last_terms = {"content": content_term.item(), "style": style_term.item(),
                                "tv": tv_term.item(), "total": total.item()}
             return total

@@ -185,26 +185,97 @@ class VGGFeatures(nn.Module):
             copies[precision] = copy.deepcopy(self.body).to(dtype=precision)
         return copies[precision]
 
-    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-        """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
-        pre-processing and the mirrored margin stay float32, as under autocast)."""
-        out: dict[str, torch.Tensor] = {}
+    def _body_input(self, pixels: torch.Tensor, precision: torch.dtype | None) -> tuple[torch.Tensor, int]:
+        """The pre-processed pixels, mirrored beyond the edges for "reflect-input", in the
+        body's precision; and the margin added."""
         x = self.preprocess(pixels)
         pad = 0
         if self.padding == "reflect-input":
             # A mirror needs more pixels than its margin (a very thin style picture).
             pad = min(INPUT_PAD, x.shape[-2] - 1, x.shape[-1] - 1)
             x = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
-        body = self.body_in(precision)
-        if body is not self.body:
+        if self.body_in(precision) is not self.body:
             x = x.to(precision)
-        for index, module in enumerate(body):
+        return x, pad
+
+    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+        """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
+        pre-processing and the mirrored margin stay float32, as under autocast)."""
+        out: dict[str, torch.Tensor] = {}
+        x, pad = self._body_input(pixels, precision)
+        for index, module in enumerate(self.body_in(precision)):
+            x = module(x)
+            name = self._wanted.get(index)
+            if name is not None:
+                out[name] = _cropped(x, pad // self._stride[index])
+        return out
+
+    def tapped(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> TappedFeatures:
+        """forward for an optimiser step: the losses get each map as a leaf of its own, and
+        TappedFeatures.backward carries their gradients into the network."""
+        x, pad = self._body_input(pixels, precision)
+        taps = []
+        for index, module in enumerate(self.body_in(precision)):
             x = module(x)
             name = self._wanted.get(index)
             if name is not None:
                 trim = pad // self._stride[index]
-                out[name] = x[..., trim:x.shape[-2] - trim, trim:x.shape[-1] - trim] if trim else x
-        return out
+                # Dense, in the network's layout: the losses then read it without copies and
+                # its gradient is kept as the losses' backward makes it.
+                leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
+                leaf.requires_grad_(True)
+                taps.append(_Tap(name, x, trim, leaf))
+        return TappedFeatures(taps)
+
+
+def _cropped(x: torch.Tensor, trim: int) -> torch.Tensor:
+    return x[..., trim:x.shape[-2] - trim, trim:x.shape[-1] - trim] if trim else x
+
+
+@dataclass(frozen=True)
+class _Tap:
+    name: str
+    full: torch.Tensor  # the layer's whole map, margin included, in the network's graph
+    trim: int  # the margin at this layer
+    leaf: torch.Tensor  # the map without its margin, detached: what the losses see
+
+
+class TappedFeatures:
+    """The requested maps of one forward pass, each a detached leaf for the losses.
+
+    Why not autograd through the crop: its backward fills a zero map of the whole layer,
+    copies the gradient in and adds that to the gradient from the layer above, three passes
+    over every tapped map, about a fifth of an engine step at 512 px on 2 CPU cores
+    (benchmarks/step_cost.py). Here the losses' gradients are added into the network's
+    own gradient, on the cropped part only, as the backward pass reaches each layer."""
+
+    def __init__(self, taps: list[_Tap]) -> None:
+        self._taps = taps
+        self.features = {tap.name: tap.leaf for tap in taps}
+
+    def backward(self) -> None:
+        """Backward through the network from the leaves' gradients (after the losses'
+        backward filled them); the input pixels' .grad gets the result."""
+        pending = [tap for tap in self._taps if tap.leaf.grad is not None]
+        if not pending:
+            return
+        *above, root = pending
+        for tap in above:
+            tap.full.register_hook(_adder(tap))
+        grad = root.leaf.grad
+        if root.trim:
+            grad = torch.zeros_like(root.full)
+            _cropped(grad, root.trim).copy_(root.leaf.grad)
+        torch.autograd.backward(root.full, grad)
+
+
+def _adder(tap: _Tap):
+    def add(grad: torch.Tensor) -> torch.Tensor:
+        # The gradient from the layer above is a new tensor (a convolution's or pooling's
+        # backward): adding in place saves a pass over the whole map.
+        _cropped(grad, tap.trim).add_(tap.leaf.grad)
+        return grad
+    return add
 
 
 # ---------------------------------------------------------------------------------------

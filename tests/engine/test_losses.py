@@ -104,6 +104,19 @@ def test_gram_matrix_gradient_equals_autograds_of_the_plain_product(layout):
     assert torch.allclose(features.grad, plain.grad)
 
 
+def test_feature_moments_are_the_gram_matrix_and_channel_means_with_their_gradients():
+    torch.manual_seed(0)
+    features = torch.rand(1, 5, 4, 3, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    gram, mean = losses.feature_moments(features)
+    assert torch.allclose(mean, features.mean(dim=(2, 3)))
+    assert torch.allclose(gram, losses.gram_matrix(features))
+    features.requires_grad_(True)
+    assert torch.autograd.gradcheck(losses.feature_moments, (features,))
+    # Either output alone (the Gram loss uses no means; a loss of the means alone no Gram).
+    assert torch.autograd.gradcheck(lambda f: losses.feature_moments(f)[1], (features,))
+    assert torch.autograd.gradcheck(lambda f: losses.feature_moments(f)[0], (features,))
+
+
 def test_gram_matrix_gradient_of_a_cropped_bfloat16_map_has_the_maps_precision():
     # What the engine hands it: a crop of a channels-last bfloat16 map (the mirrored margin).
     torch.manual_seed(0)

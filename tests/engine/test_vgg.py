@@ -202,3 +202,27 @@ def test_torchvision_source_not_downloaded_is_a_clear_error(monkeypatch, tmp_pat
     message = str(error.value)
     assert "not downloaded" in message and vgg.TORCHVISION_URL in message
     assert os.path.join(str(tmp_path), "checkpoints") in message
+
+
+@pytest.mark.parametrize("padding", ["reflect-input", "zeros"])
+def test_tapped_features_give_the_pixels_autograds_gradient(padding):
+    # The engine's steps take the maps as detached leaves and add their gradients into the
+    # network's backward (vgg.TappedFeatures); that must equal autograd through the crop.
+    network = vgg.VGGFeatures(vgg.random_weights(3), ["relu1_1", "relu2_1", "relu2_2", "relu3_1"],
+                              padding=padding)
+    torch.manual_seed(0)
+    pixels = torch.rand(1, 3, 40, 56) * 255
+    weights = {"relu1_1": 1.0, "relu2_1": 0.0, "relu2_2": 3.0, "relu3_1": 0.5}  # relu2_1 unused
+
+    def loss_of(features):
+        return sum(weight * (features[name] ** 2).mean() for name, weight in weights.items() if weight)
+
+    plain = pixels.clone().requires_grad_(True)
+    loss_of(network(plain)).backward()
+    tapped = pixels.clone().requires_grad_(True)
+    taps = network.tapped(tapped)
+    loss_of(taps.features).backward()
+    assert tapped.grad is None  # only the leaves so far
+    taps.backward()
+    assert taps.features["relu2_1"].grad is None
+    assert torch.allclose(tapped.grad, plain.grad, rtol=1e-4, atol=1e-6 * float(plain.grad.abs().max()))
