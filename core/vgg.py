@@ -23,7 +23,7 @@ import hashlib
 import importlib.resources
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -261,7 +261,7 @@ class TappedFeatures:
             return
         *above, root = pending
         for tap in above:
-            tap.full.register_hook(_adder(tap))
+            tap.full.register_hook(_adder(tap.leaf.grad, tap.trim))
         grad = root.leaf.grad
         if root.trim:
             grad = torch.zeros_like(root.full)
@@ -269,11 +269,13 @@ class TappedFeatures:
         torch.autograd.backward(root.full, grad)
 
 
-def _adder(tap: _Tap):
+def _adder(leaf_grad: torch.Tensor, trim: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    # Not the tap itself: a hook that held its map would make a reference cycle, and maps
+    # of hundreds of MB would wait for Python's cycle collector (12 GB in one run).
     def add(grad: torch.Tensor) -> torch.Tensor:
         # The gradient from the layer above is a new tensor (a convolution's or pooling's
         # backward): adding in place saves a pass over the whole map.
-        _cropped(grad, tap.trim).add_(tap.leaf.grad)
+        _cropped(grad, trim).add_(leaf_grad)
         return grad
     return add
 
