@@ -266,7 +266,7 @@ def test_network_precision_by_device(monkeypatch):
 
 
 @pytest.mark.parametrize("bf16", [True, False])
-def test_16_bit_network_keeps_targets_losses_and_pixels_float32(random_vgg, monkeypatch, bf16):
+def test_16_bit_network_keeps_target_statistics_losses_and_pixels_float32(random_vgg, monkeypatch, bf16):
     # Forced either way, whatever this CPU has: bfloat16 works (slowly) everywhere.
     monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: bf16)
     from core.vgg import build_network
@@ -276,7 +276,6 @@ def test_16_bit_network_keeps_targets_losses_and_pixels_float32(random_vgg, monk
     assert engine.half is bf16
     image = torch.rand(1, 3, 48, 48) * 255
     assert engine.features(image)["relu3_1"].dtype == (torch.bfloat16 if bf16 else torch.float32)
-    assert engine.features(image, exact=True)["relu3_1"].dtype == torch.float32
     assert all(stats.gram.dtype == torch.float32 and stats.mean.dtype == torch.float32
                for stats in engine.style_statistics(image).values())
     result, events = run({"steps": 6})
