@@ -10,7 +10,13 @@ Definition (benchmarks/README.md, "Border step"; the same as in the quality-anch
   count against the engine), and the largest of the four sides. 0 or below: no frame
   beyond the photo's own; the target of issue 12 is at most 3.
 
+* what the same bands show inside the picture (interior_steps): the same measure taken
+  with the bands moved 8, 12, 16 ... px in from each side, up to the middle. A painted
+  result has strokes and bands of its own everywhere; a frame is a border step beyond the
+  larger of those (its 90th percentile is printed beside the border step).
+
 As a library:  border_step(result_rgb, content_rgb) -> float
+               interior_steps(result_rgb, content_rgb) -> array of the same measure inside
                side_steps(rgb) -> {"top": ..., ...}  (signed: outer minus inner)
 As a command:  python benchmarks/border_step.py RESULT CONTENT      (one JSON line)
                python benchmarks/border_step.py --image IMAGE       (signed side steps of one
@@ -42,23 +48,47 @@ def side_steps(rgb: np.ndarray) -> dict[str, float]:
     y = luma(rgb)
     if min(y.shape) < 2 * INNER_PX:
         raise ValueError("image too small for the border step (%dx%d)" % (y.shape[1], y.shape[0]))
-    bands = {
-        "top": (y[:OUTER_PX], y[OUTER_PX:INNER_PX]),
-        "bottom": (y[-OUTER_PX:], y[-INNER_PX:-OUTER_PX]),
-        "left": (y[:, :OUTER_PX], y[:, OUTER_PX:INNER_PX]),
-        "right": (y[:, -OUTER_PX:], y[:, -INNER_PX:-OUTER_PX]),
-    }
-    return {side: float(outer.mean() - inner.mean()) for side, (outer, inner) in bands.items()}
+    return {side: _side_step(y, side) for side in SIDES}
 
 
-def border_steps(result_rgb: np.ndarray, content_rgb: np.ndarray) -> dict[str, float]:
-    """Per side: |step of the result| - |step of the content resized to the result|."""
+def _resized_content(result_rgb: np.ndarray, content_rgb: np.ndarray) -> np.ndarray:
     height, width = np.asarray(result_rgb).shape[:2]
     content = np.asarray(content_rgb)
     if content.shape[:2] != (height, width):
         content = np.asarray(Image.fromarray(content.astype(np.uint8)).resize((width, height), Image.BICUBIC))
-    ours, theirs = side_steps(result_rgb), side_steps(content)
+    return content
+
+
+def border_steps(result_rgb: np.ndarray, content_rgb: np.ndarray) -> dict[str, float]:
+    """Per side: |step of the result| - |step of the content resized to the result|."""
+    ours, theirs = side_steps(result_rgb), side_steps(_resized_content(result_rgb, content_rgb))
     return {side: abs(ours[side]) - abs(theirs[side]) for side in SIDES}
+
+
+def interior_steps(result_rgb: np.ndarray, content_rgb: np.ndarray, every: int = 4) -> np.ndarray:
+    """border_steps' measure with both bands moved 8, 12, ... px in from each side, up to
+    the middle: how large such steps are where there is no edge (all sides together)."""
+    ours, theirs = luma(result_rgb), luma(_resized_content(result_rgb, content_rgb))
+    found = []
+    for offset in range(8, min(ours.shape) // 2 - INNER_PX + 1, every):
+        cut = {"top": (slice(offset, None), slice(None)),
+               "bottom": (slice(None, ours.shape[0] - offset), slice(None)),
+               "left": (slice(None), slice(offset, None)),
+               "right": (slice(None), slice(None, ours.shape[1] - offset))}
+        for side, window in cut.items():
+            found.append(abs(_side_step(ours[window], side)) - abs(_side_step(theirs[window], side)))
+    return np.array(found)
+
+
+def _side_step(y: np.ndarray, side: str) -> float:
+    """side_steps of one side of a luma map (no size check)."""
+    if side == "top":
+        return float(y[:OUTER_PX].mean() - y[OUTER_PX:INNER_PX].mean())
+    if side == "bottom":
+        return float(y[-OUTER_PX:].mean() - y[-INNER_PX:-OUTER_PX].mean())
+    if side == "left":
+        return float(y[:, :OUTER_PX].mean() - y[:, OUTER_PX:INNER_PX].mean())
+    return float(y[:, -OUTER_PX:].mean() - y[:, -INNER_PX:-OUTER_PX].mean())
 
 
 def border_step(result_rgb: np.ndarray, content_rgb: np.ndarray) -> float:
@@ -86,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give RESULT and CONTENT, or --image IMAGE")
     result, content = load_rgb(args.result), load_rgb(args.content)
     sides = border_steps(result, content)
+    inside = interior_steps(result, content)
     print(json.dumps({"result": args.result, "content": args.content,
                       "border_step": round(max(sides.values()), 1),
-                      **{k: round(v, 1) for k, v in sides.items()}}))
+                      **{k: round(v, 1) for k, v in sides.items()},
+                      "interior_p90": round(float(np.percentile(inside, 90)), 1)}))
     return 0
 
 

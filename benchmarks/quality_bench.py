@@ -14,7 +14,8 @@ and records, per result:
   summarised by 256 quantiles; the layer's distance is the mean over directions of the
   mean squared difference of the quantiles divided by the variance of the style's
   projection; the score is the mean over the four layers (0: the same distribution);
-* the border step (`border_step.py`), the frame a result adds beyond the photo's own.
+* the border step (`border_step.py`), the frame a result adds beyond the photo's own, and
+  the same measure inside the picture (its 90th percentile), what strokes alone give.
 
 Writes into --out: the results (PNG), results.json, results.md (a Markdown table) and
 contact_sheet.jpg (one row per photo and preset, one column per painting).
@@ -33,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -118,12 +120,13 @@ def score(result: Path, photo: str, painting: str, eval_size: int, layers: dict)
     picture = Image.open(result).convert("RGB").resize(judge.size, Image.BICUBIC)
     style = Image.open(ROOT / painting).convert("RGB")
     swd = SlicedWasserstein(layers, style, judge.size[0] * judge.size[1])
-    steps = border_step.border_steps(border_step.load_rgb(str(result)),
-                                     border_step.load_rgb(str(ROOT / photo)))
+    result_rgb, photo_rgb = border_step.load_rgb(str(result)), border_step.load_rgb(str(ROOT / photo))
+    steps = border_step.border_steps(result_rgb, photo_rgb)
     worst = max(steps, key=steps.get)
+    inside = border_step.interior_steps(result_rgb, photo_rgb)
     return {"style": round(scores["style"], 4), "content": round(scores["content"], 4),
             "sliced_w2": round(swd.score(picture), 4), "border_step": round(steps[worst], 1),
-            "border_side": worst}
+            "border_side": worst, "interior_p90": round(float(np.percentile(inside, 90)), 1)}
 
 
 def contact_sheet(rows: list[dict], photos: list[str], paintings: list[str], presets: list[str],
@@ -160,12 +163,13 @@ def contact_sheet(rows: list[dict], photos: list[str], paintings: list[str], pre
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| photo | painting | preset | wall s | CPU s | Gram style | content | sliced W2 "
-             "| border step |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| border step | same bands inside, 90th percentile |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
-        lines.append("| %s | %s | %s | %.1f | %.1f | %.4f | %.4f | %.4f | %.1f (%s) |" % (
+        lines.append("| %s | %s | %s | %.1f | %.1f | %.4f | %.4f | %.4f | %.1f (%s) | %.1f |" % (
             Path(row["photo"]).stem, Path(row["painting"]).stem, row["preset"], row["wall_s"], row["cpu_s"],
-            row["style"], row["content"], row["sliced_w2"], row["border_step"], row["border_side"]))
+            row["style"], row["content"], row["sliced_w2"], row["border_step"], row["border_side"],
+            row["interior_p90"]))
     return "\n".join(lines) + "\n"
 
 

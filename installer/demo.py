@@ -13,12 +13,13 @@ EXAMPLE_PHOTO = "examples/photo.png"
 EXAMPLE_PAINTING = "examples/painting.jpg"
 DEMO_RESULT = "out/example-result.png"
 # The Balanced preset at the photo's own size (384 px): the first result a user sees should
-# look like the product. Measured on a shared 2-core machine (bfloat16 CPU, 2026-12-02,
-# W2 style loss): 42 s wall / 52 CPU s; the cat in The Starry Night's strokes and palette.
+# look like the product. Measured on a 2-core machine (bfloat16 CPU, 2026-12-02, W2 style
+# loss): 24 s wall / 36 CPU s with AMX; a CPU without bfloat16 runs float32 steps, about 3x
+# slower each. The cat in The Starry Night's strokes and palette.
 # The Preview preset left magenta patches along the top (Gram loss); the former 40 Preview
 # steps at 256 px (17 s) gave pink patterns, not the painting.
 DEMO_OPTIONS = ("--preset", "balanced", "--size", "384")
-DEMO_EXPECTED = "40-70 s on 2 CPU cores, less with more cores or a GPU"
+DEMO_EXPECTED = "20-90 s on 2 CPU cores, less with more cores or a GPU"
 
 
 def run_demo(python: Path) -> Path:
