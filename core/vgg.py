@@ -23,7 +23,7 @@ import hashlib
 import importlib.resources
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -198,33 +198,30 @@ class VGGFeatures(nn.Module):
             x = x.to(precision)
         return x, pad
 
-    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-        """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
-        pre-processing and the mirrored margin stay float32, as under autocast)."""
-        out: dict[str, torch.Tensor] = {}
+    def _maps(self, pixels: torch.Tensor,
+              precision: torch.dtype | None) -> Iterator[tuple[str, torch.Tensor, int]]:
+        """Each requested layer's whole map (margin included) and its margin, in order."""
         x, pad = self._body_input(pixels, precision)
         for index, module in enumerate(self.body_in(precision)):
             x = module(x)
             name = self._wanted.get(index)
             if name is not None:
-                out[name] = _cropped(x, pad // self._stride[index])
-        return out
+                yield name, x, pad // self._stride[index]
+
+    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+        """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
+        pre-processing and the mirrored margin stay float32, as under autocast)."""
+        return {name: _cropped(x, trim) for name, x, trim in self._maps(pixels, precision)}
 
     def tapped(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> TappedFeatures:
         """forward for an optimiser step: the losses get each map as a leaf of its own, and
         TappedFeatures.backward carries their gradients into the network."""
-        x, pad = self._body_input(pixels, precision)
         taps = []
-        for index, module in enumerate(self.body_in(precision)):
-            x = module(x)
-            name = self._wanted.get(index)
-            if name is not None:
-                trim = pad // self._stride[index]
-                # Dense, in the network's layout: the losses then read it without copies and
-                # its gradient is kept as the losses' backward makes it.
-                leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
-                leaf.requires_grad_(True)
-                taps.append(_Tap(name, x, trim, leaf))
+        for name, x, trim in self._maps(pixels, precision):
+            # Dense, in the network's layout: the losses then read it without copies and its
+            # gradient is kept as the losses' backward makes it.
+            leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
+            taps.append(_Tap(name, x, trim, leaf.requires_grad_(True)))
         return TappedFeatures(taps)
 
 

@@ -40,45 +40,39 @@ def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision, st
     assert totals[-1] < 0.9 * totals[0], "eight steps barely lowered the loss: %s" % totals
 
 
-def test_every_raw_gradient_step_moves_the_largest_pixel_by_the_set_levels():
-    # A linear loss has no curvature: torch rejects every pair (y.s = 0) and, its history
-    # empty, steps the raw gradient: 1e6 levels here, and 0.01 for its first step (1/|g|_1).
-    # The guard sizes each such step to RAW_STEP_LEVELS, and keeps L-BFGS's step length in
-    # step with what was done.
-    x = torch.zeros(100, requires_grad=True)
+def _guarded_lbfgs_steps(size: int, loss_of, steps: int):
+    """L-BFGS as the engine runs it (one iteration a step, size_raw_gradient_step after
+    each) on loss_of(x) for x starting at zeros; yields x and L-BFGS's state after each step."""
+    x = torch.zeros(size, requires_grad=True)
     optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
                                   tolerance_grad=0.0, tolerance_change=0.0)
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        loss = 1e6 * x.sum()
+        loss = loss_of(x)
         loss.backward()
         return loss
 
-    for count in range(1, 4):
+    for _ in range(steps):
         before = x.detach().clone()
         optimiser.step(closure)
         optimize.size_raw_gradient_step(optimiser, x, before)
-        assert float(x.detach().abs().max()) == pytest.approx(count * optimize.RAW_STEP_LEVELS)
-        state = optimiser.state[x]
+        yield x.detach(), optimiser.state[x]
+
+
+def test_every_raw_gradient_step_moves_the_largest_pixel_by_the_set_levels():
+    # A linear loss has no curvature: torch rejects every pair (y.s = 0) and, its history
+    # empty, steps the raw gradient: 1e6 levels here, and 0.01 for its first step (1/|g|_1).
+    # The guard sizes each such step to RAW_STEP_LEVELS, and keeps L-BFGS's step length in
+    # step with what was done.
+    steps = _guarded_lbfgs_steps(100, lambda x: 1e6 * x.sum(), 3)
+    for count, (x, state) in enumerate(steps, start=1):
+        assert float(x.abs().max()) == pytest.approx(count * optimize.RAW_STEP_LEVELS)
         assert float((state["d"] * state["t"]).abs().max()) == pytest.approx(optimize.RAW_STEP_LEVELS)
 
 
 def test_a_step_with_a_curvature_pair_is_left_as_lbfgs_took_it():
     # A quadratic bowl: the first pair is accepted, and from then on L-BFGS's own steps
     # stand (the second step lands on the minimum at 3.0).
-    x = torch.zeros(10, requires_grad=True)
-    optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
-                                  tolerance_grad=0.0, tolerance_change=0.0)
-
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
-        loss = ((x - 3.0) ** 2).sum()
-        loss.backward()
-        return loss
-
-    for _ in range(3):
-        before = x.detach().clone()
-        optimiser.step(closure)
-        optimize.size_raw_gradient_step(optimiser, x, before)
-    assert x.detach().tolist() == pytest.approx([3.0] * 10)
+    *_, (x, _) = _guarded_lbfgs_steps(10, lambda x: ((x - 3.0) ** 2).sum(), 3)
+    assert x.tolist() == pytest.approx([3.0] * 10)
