@@ -155,13 +155,13 @@ class Engine:
         self.cost_total = 0.0
 
     # -- network ------------------------------------------------------------------------
-    def features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def features(self, pixels: torch.Tensor, crop: bool | None = None) -> dict[str, torch.Tensor]:
         """The network's features, for the targets: in the precision the result is seen in,
         so a picture equal to the content has no content loss (and the targets at 512 px
-        cost a third of float32's time in bfloat16)."""
+        cost a third of float32's time in bfloat16). crop: see VGGFeatures.forward."""
         # Channels-last: what oneDNN and cuDNN convolutions are fastest with (measured on
         # CPU: the same speed as the default layout in float32, 5-30% faster in bfloat16).
-        return self.network(self._network_input(pixels), precision=self.dtype)
+        return self.network(self._network_input(pixels), precision=self.dtype, crop=crop)
 
     def tapped_features(self, pixels: torch.Tensor) -> TappedFeatures:
         """The network's features for an optimiser step (see core.vgg.TappedFeatures)."""
@@ -190,7 +190,8 @@ class Engine:
                 y0, x0 = max(0, top - halo), max(0, left - halo)
                 y1, x1 = min(height, top + core + halo), min(width, left + core + halo)
                 self.check_stop()
-                feats = self.features(image[:, :, y0:y1, x0:x1])
+                # Without the margins: the pieces' statistics must add up to the whole's.
+                feats = self.features(image[:, :, y0:y1, x0:x1], crop=True)
                 for layer in self.style_layers:
                     s = layer_stride(layer)
                     f = feats[layer][0].float()

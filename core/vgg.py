@@ -91,9 +91,17 @@ DEFAULT_POOLING = "max"
 # It became the default once core/optimize.py cut back L-BFGS's raw gradient step after a
 # rejected first curvature pair, which a small float32 grey picture triggered with it
 # (tests/engine/test_optimize.py).
-PADDINGS = ("zeros", "replicate", "reflect", "reflect-input")
-DEFAULT_PADDING = "reflect-input"
-INPUT_PAD = 16  # the margin of "reflect-input": one pixel of relu5_x (stride 16)
+# "mirror" keeps the margin in the returned maps, so the losses see it too: with the margin
+# cut off ("reflect-input"), a pixel at the edge is under fewer of the loss's feature
+# positions than one inside and keeps more of the photo's colour, a band a few pixels
+# wide (Chelsea the cat in The Starry Night, Balanced, 512 px: the right edge 11.9 levels
+# lighter than the photo's own step; the astronaut in The Scream: 4.7 along the top).
+# Seen with its mirror image, an edge pixel counts as an inside one: 1.0 and 1.1, with the
+# other scores unchanged (benchmarks/README.md, "Border step"). The styles' statistics then
+# include their mirrored margins too, a 16 px band of each picture's own edge.
+PADDINGS = ("zeros", "replicate", "reflect", "reflect-input", "mirror")
+DEFAULT_PADDING = "mirror"
+INPUT_PAD = 16  # the mirrored margin: one pixel of relu5_x (stride 16)
 
 
 @dataclass(frozen=True)
@@ -186,11 +194,11 @@ class VGGFeatures(nn.Module):
         return copies[precision]
 
     def _body_input(self, pixels: torch.Tensor, precision: torch.dtype | None) -> tuple[torch.Tensor, int]:
-        """The pre-processed pixels, mirrored beyond the edges for "reflect-input", in the
-        body's precision; and the margin added."""
+        """The pre-processed pixels in the body's precision, mirrored beyond the edges for
+        "reflect-input" and "mirror"; and the margin added."""
         x = self.preprocess(pixels)
         pad = 0
-        if self.padding == "reflect-input":
+        if self.padding in ("reflect-input", "mirror"):
             # A mirror needs more pixels than its margin (a very thin style picture).
             pad = min(INPUT_PAD, x.shape[-2] - 1, x.shape[-1] - 1)
             x = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
@@ -198,26 +206,29 @@ class VGGFeatures(nn.Module):
             x = x.to(precision)
         return x, pad
 
-    def _maps(self, pixels: torch.Tensor,
-              precision: torch.dtype | None) -> Iterator[tuple[str, torch.Tensor, int]]:
-        """Each requested layer's whole map (margin included) and its margin, in order."""
+    def _maps(self, pixels: torch.Tensor, precision: torch.dtype | None,
+              crop: bool) -> Iterator[tuple[str, torch.Tensor, int]]:
+        """Each requested layer's whole map and the margin to cut from it (0 unless crop)."""
         x, pad = self._body_input(pixels, precision)
         for index, module in enumerate(self.body_in(precision)):
             x = module(x)
             name = self._wanted.get(index)
             if name is not None:
-                yield name, x, pad // self._stride[index]
+                yield name, x, pad // self._stride[index] if crop else 0
 
-    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None,
+                crop: bool | None = None) -> dict[str, torch.Tensor]:
         """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
-        pre-processing and the mirrored margin stay float32, as under autocast)."""
-        return {name: _cropped(x, trim) for name, x, trim in self._maps(pixels, precision)}
+        pre-processing and the mirrored margin stay float32, as under autocast). crop: cut
+        the mirrored margin off the maps (default: for "reflect-input"; "mirror" keeps it)."""
+        crop = self.padding == "reflect-input" if crop is None else crop
+        return {name: _cropped(x, trim) for name, x, trim in self._maps(pixels, precision, crop)}
 
     def tapped(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> TappedFeatures:
         """forward for an optimiser step: the losses get each map as a leaf of its own, and
         TappedFeatures.backward carries their gradients into the network."""
         taps = []
-        for name, x, trim in self._maps(pixels, precision):
+        for name, x, trim in self._maps(pixels, precision, self.padding == "reflect-input"):
             # Dense, in the network's layout: the losses then read it without copies and its
             # gradient is kept as the losses' backward makes it.
             leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)

@@ -126,11 +126,17 @@ def test_network_is_truncated_frozen_and_maps_layer_names(embedded):
     assert len(network.body) == vgg.LAYER_INDEX["relu3_1"] + 1
     assert not any(p.requires_grad for p in network.parameters())
     assert not network.training
+    pixels = torch.rand(1, 3, 32, 40) * 255
     with torch.no_grad():
-        out = network(torch.rand(1, 3, 32, 40) * 255)
-    assert set(out) == {"relu1_1", "relu3_1"}
-    assert out["relu1_1"].shape == (1, 64, 32, 40)
-    assert out["relu3_1"].shape == (1, 256, 8, 10)
+        out = network(pixels)
+        cropped = network(pixels, crop=True)
+    assert set(out) == set(cropped) == {"relu1_1", "relu3_1"}
+    # The default keeps the mirrored 16 px margin in the maps (vgg.DEFAULT_PADDING).
+    assert out["relu1_1"].shape == (1, 64, 64, 72)
+    assert out["relu3_1"].shape == (1, 256, 16, 18)
+    assert cropped["relu1_1"].shape == (1, 64, 32, 40)
+    assert cropped["relu3_1"].shape == (1, 256, 8, 10)
+    assert torch.equal(cropped["relu3_1"], out["relu3_1"][..., 4:-4, 4:-4])
 
 
 def test_average_pooling_option():
@@ -206,7 +212,7 @@ def test_torchvision_source_not_downloaded_is_a_clear_error(monkeypatch, tmp_pat
     assert os.path.join(str(tmp_path), "checkpoints") in message
 
 
-@pytest.mark.parametrize("padding", ["reflect-input", "zeros"])
+@pytest.mark.parametrize("padding", ["mirror", "reflect-input", "zeros"])
 def test_tapped_features_give_the_pixels_autograds_gradient(padding):
     # The engine's steps take the maps as detached leaves and add their gradients into the
     # network's backward (vgg.TappedFeatures); that must equal autograd through the crop.
