@@ -34,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -123,10 +122,9 @@ def score(result: Path, photo: str, painting: str, eval_size: int, layers: dict)
     result_rgb, photo_rgb = border_step.load_rgb(str(result)), border_step.load_rgb(str(ROOT / photo))
     steps = border_step.border_steps(result_rgb, photo_rgb)
     worst = max(steps, key=steps.get)
-    inside = border_step.interior_steps(result_rgb, photo_rgb)
     return {"style": round(scores["style"], 4), "content": round(scores["content"], 4),
             "sliced_w2": round(swd.score(picture), 4), "border_step": round(steps[worst], 1),
-            "border_side": worst, "interior_p90": round(float(np.percentile(inside, 90)), 1)}
+            "border_side": worst, "interior_p90": border_step.interior_p90(result_rgb, photo_rgb)}
 
 
 def contact_sheet(rows: list[dict], photos: list[str], paintings: list[str], presets: list[str],

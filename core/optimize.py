@@ -6,9 +6,10 @@ tiles, core.precision the network's precision.
 
 Targets. Per scale, the content's features and every style's Gram matrices and means are
 computed once, without gradients, with the network in its precision; style images are
-resized (aspect kept) to style_scale**2 times the scale's pixel count. Gram targets of a style too large
-for memory are accumulated tile by tile with a halo, which gives the whole image's Gram
-matrix. Each tile's content targets come from its own crop.
+resized (aspect kept) to style_scale**2 times the scale's pixel count. Gram targets of a
+style too large for memory are accumulated tile by tile with a halo, which gives the whole
+image's Gram matrix (without the mirrored margins, core.vgg). Each tile's content targets
+come from its own crop.
 
 Initial image. The default is the content (options table): the result then starts with
 content loss zero and only has to gain style, which L-BFGS does in tens of steps, while

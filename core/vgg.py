@@ -148,6 +148,7 @@ class VGGFeatures(nn.Module):
         if padding not in PADDINGS:
             raise ValueError("unknown padding: %r" % (padding,))
         self.padding = padding
+        self._crops_margin = padding == "reflect-input"  # "mirror" keeps it in the maps
         layers = tuple(dict.fromkeys(layers))
         unknown = [name for name in layers if name not in LAYER_INDEX]
         if unknown or not layers:
@@ -221,14 +222,14 @@ class VGGFeatures(nn.Module):
         """Features of RGB 0..255 pixels; with a precision, the layers compute in it (the
         pre-processing and the mirrored margin stay float32, as under autocast). crop: cut
         the mirrored margin off the maps (default: for "reflect-input"; "mirror" keeps it)."""
-        crop = self.padding == "reflect-input" if crop is None else crop
+        crop = self._crops_margin if crop is None else crop
         return {name: _cropped(x, trim) for name, x, trim in self._maps(pixels, precision, crop)}
 
     def tapped(self, pixels: torch.Tensor, precision: torch.dtype | None = None) -> TappedFeatures:
         """forward for an optimiser step: the losses get each map as a leaf of its own, and
         TappedFeatures.backward carries their gradients into the network."""
         taps = []
-        for name, x, trim in self._maps(pixels, precision, self.padding == "reflect-input"):
+        for name, x, trim in self._maps(pixels, precision, self._crops_margin):
             # Dense, in the network's layout: the losses then read it without copies and its
             # gradient is kept as the losses' backward makes it.
             leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
@@ -244,18 +245,20 @@ def _cropped(x: torch.Tensor, trim: int) -> torch.Tensor:
 class _Tap:
     name: str
     full: torch.Tensor  # the layer's whole map, margin included, in the network's graph
-    trim: int  # the margin at this layer
-    leaf: torch.Tensor  # the map without its margin, detached: what the losses see
+    trim: int  # the margin cut off for the losses at this layer (0 with "mirror")
+    leaf: torch.Tensor  # the map as the losses see it, detached
 
 
 class TappedFeatures:
     """The requested maps of one forward pass, each a detached leaf for the losses.
 
-    Why not autograd through the crop: its backward fills a zero map of the whole layer,
-    copies the gradient in and adds that to the gradient from the layer above, three passes
-    over every tapped map, about a fifth of an engine step at 512 px on 2 CPU cores
-    (benchmarks/step_cost.py). Here the losses' gradients are added into the network's
-    own gradient, on the cropped part only, as the backward pass reaches each layer."""
+    Why not plain autograd: where a map feeds both the next layer and a loss, autograd adds
+    the two gradients into a new map, and with the margin cut off ("reflect-input") the
+    crop's backward first fills a zero map of the whole layer and copies the gradient in:
+    up to three passes over every tapped map, about a fifth of an engine step at 512 px on
+    2 CPU cores (benchmarks/step_cost.py). Here the losses' gradients are added in place
+    into the network's own gradient (on the cropped part only, where there is a crop) as
+    the backward pass reaches each layer."""
 
     def __init__(self, taps: list[_Tap]) -> None:
         self._taps = taps
