@@ -2,9 +2,10 @@
 
 The network's forward and backward passes run in bfloat16 (its layers copied once in that
 type, core.vgg.VGGFeatures.body_in) on GPUs and CPUs that compute it natively (CUDA
-compute capability 8+, AVX-512 BF16, AMX; float32 elsewhere). Measured on 2 CPU cores:
-1.5x less CPU time per step at 128-512 px, about 6-9% more loss after the same number of
-steps, the same evaluator scores for the presets (benchmarks/RESULTS-engine.md).
+compute capability 8+, CPUs where cpu_supports_bf16 measured it faster; float32 elsewhere).
+Measured on 2 AMD EPYC cores: 1.5x less CPU time per step at 128-512 px, about 6-9% more loss
+after the same number of steps, the same evaluator scores for the presets
+(benchmarks/RESULTS-engine.md).
 Everything else stays float32: the optimised pixels and L-BFGS, the Gram matrices' forward
 products and the losses, and the fixed targets (content features and style Grams are
 computed once per scale with the network in float32).
@@ -16,16 +17,28 @@ import torch
 
 
 def cpu_supports_bf16() -> bool:
-    """Whether this CPU computes bfloat16 convolutions natively (AVX-512 BF16 or AMX)."""
+    """Whether this machine's CPU computes bfloat16 convolutions faster than float32."""
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_bf16" in flags or "amx_bf16" in flags
+            return bf16_faster_on(handle.read(1 << 16))  # the first processor's block is enough
     except OSError:
-        pass
-    return False
+        return False
+
+
+def bf16_faster_on(cpuinfo: str) -> bool:
+    """From /proc/cpuinfo's text: whether bfloat16 convolutions beat float32 on that CPU.
+
+    Measured (benchmarks/README.md, "bfloat16 by CPU"): yes with AMX tiles (Intel Xeon) and
+    with AVX-512 BF16 on AMD EPYC; no with AVX-512 BF16 alone on an Intel Xeon.
+    """
+    vendor, flags = "", []
+    for line in cpuinfo.splitlines():
+        if line.startswith("vendor_id") and not vendor:
+            vendor = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            break
+    return "amx_bf16" in flags or (vendor == "AuthenticAMD" and "avx512_bf16" in flags)
 
 
 def network_precision(device: torch.device) -> torch.dtype | None:

@@ -265,6 +265,18 @@ def test_network_precision_by_device(monkeypatch):
     assert seen == [False, False]
 
 
+@pytest.mark.parametrize("vendor, flags, faster", [
+    ("GenuineIntel", "fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile", True),
+    ("AuthenticAMD", "fpu avx2 avx512f avx512_bf16", True),
+    ("GenuineIntel", "fpu avx2 avx512f avx512_bf16", False),  # measured slower than float32
+    ("AuthenticAMD", "fpu avx2", False),
+])
+def test_bf16_only_on_cpus_where_it_was_measured_faster(vendor, flags, faster):
+    block = "processor\t: %d\nvendor_id\t: %s\nmodel name\t: x\nflags\t\t: %s\n\n"
+    cpuinfo = block % (0, vendor, flags) + block % (1, "Other", "amx_bf16")
+    assert precision.bf16_faster_on(cpuinfo) is faster
+
+
 @pytest.mark.parametrize("bf16", [True, False])
 def test_16_bit_network_keeps_target_statistics_losses_and_pixels_float32(random_vgg, monkeypatch, bf16):
     # Forced either way, whatever this CPU has: bfloat16 works (slowly) everywhere.
