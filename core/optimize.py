@@ -54,6 +54,7 @@ class Settings:
 
     steps: int
     scales: int
+    step_ratio: float
     optimizer: str
     learning_rate: float
     init: str
@@ -254,7 +255,8 @@ class Engine:
         """
         _, _, height, width = content.shape
         settings = self.settings
-        scales = plan(height, width, settings.steps, settings.scales, settings.tile_size, self.budget)
+        scales = plan(height, width, settings.steps, settings.scales, settings.tile_size, self.budget,
+                      settings.step_ratio)
         self.total = sum(scale.steps for scale in scales)
         self.cost_total = float(sum(tile.steps * tile.height * tile.width
                                     for scale in scales for tile in scale.tiles))

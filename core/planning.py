@@ -6,9 +6,10 @@ scales.
 
 Scales. The working image is reached through `scales` levels, each half the size of the
 next (no level's short side below MIN_SCALE_SIDE), each warm-started from the one before.
-Steps are split so that each coarser level gets STEP_RATIO times as many steps as the next
-finer one: a coarse step costs a quarter of a fine one and settles the large shapes and
-colours, so the expensive full-size steps only have to add detail.
+Steps are split so that each coarser level gets step_ratio (an option; the presets set 2 or
+4) times as many steps as the next finer one: a coarse step costs a quarter of a fine one
+and settles the large shapes and colours, so the expensive full-size steps only have to add
+detail.
 
 Memory. Training costs about BYTES_PER_PIXEL bytes per pixel (measured, float32;
 HALF_BYTES_PER_PIXEL with the network in 16-bit). A scale larger than the pixel budget
@@ -80,15 +81,17 @@ def split_steps(total: int, count: int, ratio: float = STEP_RATIO) -> list[int]:
     return steps
 
 
-def plan(height: int, width: int, steps: int, scales: int, tile_size: int, budget_pixels: int) -> list[Scale]:
+def plan(height: int, width: int, steps: int, scales: int, tile_size: int, budget_pixels: int,
+         step_ratio: float = STEP_RATIO) -> list[Scale]:
     """Scales coarse to fine with their step counts and tiles.
 
     tile_size: the largest tile side the user allows (0: as the pixel budget allows).
+    step_ratio: see split_steps (the step_ratio option).
     """
     sizes = scale_sizes(height, width, scales)
     if steps < len(sizes):
         sizes = sizes[len(sizes) - steps:]
-    per_scale = split_steps(steps, len(sizes), STEP_RATIO)
+    per_scale = split_steps(steps, len(sizes), step_ratio)
     tile = tile_size if tile_size > 0 else int(math.sqrt(budget_pixels))
     tile = max(MIN_TILE, tile // 16 * 16)
     return [Scale(h, w, n, tile_grid(h, w, tile, n)) for (h, w), n in zip(sizes, per_scale)]

@@ -52,6 +52,10 @@ OPTIONS = (
            "size. The result always has the content's size.", 0, 16384),
     Option("scales", "int", None,
            "Coarse-to-fine scales; each starts from the one before.", 1, 6),
+    Option("step_ratio", "float", None,
+           "How many times the steps of the next finer scale each coarser scale gets "
+           "(preset decides). Coarse steps are cheap and settle colours and large shapes.",
+           1.0, 16.0),
     Option("seed", "int", 0, "Random seed; the same seed repeats a CPU run exactly.",
            0, 2 ** 31 - 1),
     Option("device", "choice", "auto", "Where to compute: auto tries CUDA, then MPS, then CPU.",
@@ -155,9 +159,12 @@ def _validate_one(option, value):
 # (2 CPU cores, bfloat16): preview 58 CPU s at 512 px; quality spends more of its steps at
 # full size (3 scales, not 4), which keeps the content better.
 PRESETS = {
-    "preview": {"style_loss": "w2", "steps": 60, "size": 512, "scales": 3},
-    "balanced": {"style_loss": "w2", "steps": 200, "size": 768, "scales": 3},
-    "quality": {"style_loss": "w2", "steps": 300, "size": 1024, "scales": 3},
+    # Preview spends its steps mostly at the coarsest scale (84 / 21 / 5 at 3 scales): there
+    # the painting's palette arrives for a quarter of a full-size step each, so the preview
+    # has Balanced's colours (benchmarks/README.md, "A fair preview").
+    "preview": {"style_loss": "w2", "steps": 110, "size": 512, "scales": 3, "step_ratio": 4.0},
+    "balanced": {"style_loss": "w2", "steps": 200, "size": 768, "scales": 3, "step_ratio": 2.0},
+    "quality": {"style_loss": "w2", "steps": 300, "size": 1024, "scales": 3, "step_ratio": 2.0},
 }
 
 

@@ -12,7 +12,7 @@ from core.color import rgb_to_ycbcr
 from core.errors import Cancelled, DeviceError, InputError, OptionsError, OutOfMemory
 from core.picture import Picture
 from protocol.events import EVENT_FIELDS, decode_event, encode_event
-from protocol.options import validate_options
+from protocol.options import OptionError, validate_options
 
 FAST = {"size": 48, "steps": 6, "scales": 1}
 
@@ -216,6 +216,19 @@ def test_tile_grid_and_step_split():
     assert sum(planning.split_steps(7, 3)) == 7 and min(planning.split_steps(3, 3)) == 1
     assert planning.scale_sizes(512, 384, 3) == [(128, 96), (256, 192), (512, 384)]
     assert planning.scale_sizes(90, 90, 3) == [(90, 90)]  # 45 px is too small to help
+
+
+def test_step_ratio_option_splits_the_steps_between_scales():
+    def steps(options):
+        settings = optimize.Settings.from_options(validate_options(options))
+        return [scale.steps for scale in planning.plan(341, 512, settings.steps, settings.scales, 0,
+                                                        10 ** 9, settings.step_ratio)]
+
+    assert steps({"preset": "preview"}) == [84, 21, 5]  # colours settle at the cheap scale
+    assert steps({"preset": "balanced"}) == [114, 57, 29]
+    assert steps({"preset": "balanced", "step_ratio": 1}) == [67, 67, 66]
+    with pytest.raises(OptionError):
+        validate_options({"step_ratio": 0.5})
 
 
 def test_blended_tile_fades_over_the_overlap():
