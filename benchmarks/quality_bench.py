@@ -53,10 +53,12 @@ PHOTOS = ("examples/photo.png", "benchmarks/data/astronaut.png", "benchmarks/dat
 PAINTINGS = ("benchmarks/data/starry_night.jpg", "benchmarks/data/shipwreck.jpg",
              "benchmarks/data/the_scream.jpg")
 PRESETS = ("preview", "balanced")
-# The painted area (left, top, right, bottom) of the paintings whose photos show a frame:
-# found with core.style_frame.find_frame and checked by eye on 4x crops of the edges (The
-# Starry Night: a black band, then a cream line; The Scream: bare board on the right).
-PAINTED_AREA = {"starry_night.jpg": (26, 20, 729, 581), "the_scream.jpg": (0, 0, 1150, 1528)}
+# The painted area of the paintings whose photos show a frame, as fractions of the photo's
+# width and height (left, top, right, bottom): found with core.style_frame.find_frame and
+# checked by eye on 4x crops of the edges (The Starry Night, 752x600: a black band, then a
+# cream line; The Scream, 1200x1528 in ../shared/images: bare board on the right).
+PAINTED_AREA = {"starry_night.jpg": (26 / 752, 20 / 600, 729 / 752, 581 / 600),
+                "the_scream.jpg": (0.0, 0.0, 1150 / 1200, 1.0)}
 SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 SWD_DIRECTIONS = 64
 SWD_QUANTILES = 256
@@ -125,8 +127,10 @@ class SlicedWasserstein:
 def painted_area(painting: str) -> Image.Image:
     """The painting without the frame its photo shows (PAINTED_AREA)."""
     image = Image.open(ROOT / painting).convert("RGB")
-    box = PAINTED_AREA.get(Path(painting).name)
-    return image.crop(box) if box else image
+    left, top, right, bottom = PAINTED_AREA.get(Path(painting).name, (0.0, 0.0, 1.0, 1.0))
+    width, height = image.size
+    return image.crop((round(left * width), round(top * height), round(right * width),
+                       round(bottom * height)))
 
 
 def score(result: Path, photo: str, painting: str, eval_size: int, layers: dict) -> dict:
