@@ -155,12 +155,12 @@ def _validate_one(option, value):
     raise AssertionError(option.kind)
 
 
-# Presets: values used where the caller gave none. Measured in benchmarks/RESULTS-engine.md
-# (2 CPU cores, bfloat16): preview 58 CPU s at 512 px; quality spends more of its steps at
-# full size (3 scales, not 4), which keeps the content better.
+# Presets: values used where the caller gave none (measured in benchmarks/README.md and
+# RESULTS-engine.md). Quality spends more of its steps at full size than Balanced would with
+# 4 scales, which keeps the content better.
 PRESETS = {
     # Preview spends its steps mostly at the coarsest scale (84 / 21 / 5 at 3 scales): there
-    # the painting's palette arrives for a quarter of a full-size step each, so the preview
+    # the painting's palette arrives for a sixteenth of a full-size step each, so the preview
     # has Balanced's colours (benchmarks/README.md, "A fair preview").
     "preview": {"style_loss": "w2", "steps": 110, "size": 512, "scales": 3, "step_ratio": 4.0},
     "balanced": {"style_loss": "w2", "steps": 200, "size": 768, "scales": 3, "step_ratio": 2.0},
