@@ -124,9 +124,8 @@ class SlicedWasserstein:
         return sum(per_layer) / len(per_layer)
 
 
-def painted_area(painting: str) -> Image.Image:
-    """The painting without the frame its photo shows (PAINTED_AREA)."""
-    image = Image.open(ROOT / painting).convert("RGB")
+def painted_area(image: Image.Image, painting: str) -> Image.Image:
+    """`image`, the photo of `painting`, without the frame it shows (PAINTED_AREA)."""
     left, top, right, bottom = PAINTED_AREA.get(Path(painting).name, (0.0, 0.0, 1.0, 1.0))
     width, height = image.size
     return image.crop((round(left * width), round(top * height), round(right * width),
@@ -138,8 +137,9 @@ def score(result: Path, photo: str, painting: str, eval_size: int, layers: dict)
     scores = judge.score(str(result))
     picture = Image.open(result).convert("RGB").resize(judge.size, Image.BICUBIC)
     pixels = judge.size[0] * judge.size[1]
-    swd = SlicedWasserstein(layers, painted_area(painting), pixels)
-    with_frame = SlicedWasserstein(layers, Image.open(ROOT / painting).convert("RGB"), pixels)
+    style = Image.open(ROOT / painting).convert("RGB")
+    swd = SlicedWasserstein(layers, painted_area(style, painting), pixels)
+    with_frame = SlicedWasserstein(layers, style, pixels)
     result_rgb, photo_rgb = border_step.load_rgb(str(result)), border_step.load_rgb(str(ROOT / photo))
     steps = border_step.border_steps(result_rgb, photo_rgb)
     worst = max(steps, key=steps.get)

@@ -82,7 +82,7 @@ def split_steps(total: int, count: int, ratio: float = STEP_RATIO) -> list[int]:
 
 
 def plan(height: int, width: int, steps: int, scales: int, tile_size: int, budget_pixels: int,
-         step_ratio: float = STEP_RATIO) -> list[Scale]:
+         step_ratio: float) -> list[Scale]:
     """Scales coarse to fine with their step counts and tiles.
 
     tile_size: the largest tile side the user allows (0: as the pixel budget allows).

@@ -13,9 +13,9 @@ EXAMPLE_PHOTO = "examples/photo.png"
 EXAMPLE_PAINTING = "examples/painting.jpg"
 DEMO_RESULT = "out/example-result.png"
 # The Balanced preset at the photo's own size (384 px): the first result a user sees should
-# look like the product. Measured on a 2-core machine (bfloat16 CPU, 2026-12-02, W2 style
-# loss): 23 s wall / 34 CPU s with AMX; a CPU without bfloat16 runs float32 steps, about 3x
-# slower each. The cat in The Starry Night's strokes and palette.
+# look like the product. Measured on 2-core Intel Xeons (2026-12-02, W2 style loss): 23 s
+# wall / 34 CPU s with AMX (bfloat16); 84 s wall / 137 CPU s without AMX (float32, see
+# core.precision). The cat in The Starry Night's strokes and palette.
 # The Preview preset left magenta patches along the top (Gram loss); the former 40 Preview
 # steps at 256 px (17 s) gave pink patterns, not the painting.
 DEMO_OPTIONS = ("--preset", "balanced", "--size", "384")
