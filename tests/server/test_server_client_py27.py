@@ -1,8 +1,8 @@
 """The plug-in's client under a real Python 2.7 (GIMP 2.10's), against a real server.
 
 Python 2.7's httplib reads a streamed body differently from Python 3's, so a whole job
-runs from inside the Debian 11 chroot that tests/plugin/test_python27.py builds (skipped
-when it is not there). A chroot shares the network: the traffic stays on 127.0.0.1.
+runs from inside the Debian 11 chroot of tests/py27_chroot.py (built on first use).
+A chroot shares the network: the traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ import shutil
 import subprocess
 import tempfile
 
-import pytest
+from py27_chroot import PYTHON, ensure_chroot
 from server_helpers import ROOT, start_server
-
-CHROOT = os.path.join(os.path.expanduser("~"), ".cache", "neural-style-gimp", "bullseye-py27")
-PYTHON = "/usr/bin/python2.7"
 
 SCRIPT = r'''
 import sys
@@ -48,10 +45,9 @@ except JobRefused as error:
 '''
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(CHROOT, PYTHON.lstrip("/"))),
-                    reason="no Python 2.7 chroot (tests/plugin/test_python27.py builds it as root)")
 def test_a_job_from_python27(tmp_path):
-    work = tempfile.mkdtemp(prefix="nst-server-py27-", dir=os.path.join(CHROOT, "tmp"))
+    chroot_dir = ensure_chroot()
+    work = tempfile.mkdtemp(prefix="nst-server-py27-", dir=os.path.join(chroot_dir, "tmp"))
     inside = "/tmp/" + os.path.basename(work)
     shutil.copy(os.path.join(ROOT, "gimp_plugin", "neural_style_plugin", "server_client.py"), work)
     # The client decodes events with protocol.events, as it does inside the installed plug-in.
@@ -62,7 +58,7 @@ def test_a_job_from_python27(tmp_path):
     server = start_server(tmp_path, "--device", "cpu", "--no-warm-up")
     try:
         chroot = shutil.which("chroot") or "/usr/sbin/chroot"
-        done = subprocess.run([chroot, CHROOT, PYTHON, inside + "/job.py", server.url, inside],
+        done = subprocess.run([chroot, chroot_dir, PYTHON, inside + "/job.py", server.url, inside],
                               capture_output=True, text=True, timeout=300,
                               env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
     finally:
