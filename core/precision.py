@@ -5,10 +5,11 @@ type, core.vgg.VGGFeatures.body_in) on GPUs and CPUs that compute it natively (C
 compute capability 8+, CPUs where cpu_supports_bf16 measured it faster; float32 elsewhere).
 Measured on 2 AMD EPYC cores: 1.5x less CPU time per step at 128-512 px, about 6-9% more loss
 after the same number of steps, the same evaluator scores for the presets
-(benchmarks/RESULTS-engine.md).
+(benchmarks/RESULTS-engine.md); with the engine of 2026-12-02 an engine step at 512 px is
+1.7x faster than in float32 (benchmarks/README.md, "bfloat16 by CPU").
 Everything else stays float32: the optimised pixels and L-BFGS, the Gram matrices' forward
-products and the losses, and the fixed targets (content features and style Grams are
-computed once per scale with the network in float32).
+products and the losses, and the statistics of the fixed targets (their features come from
+the network in its precision, so that a picture equal to the content has no content loss).
 """
 
 from __future__ import annotations
