@@ -98,7 +98,9 @@ DEFAULT_POOLING = "max"
 # lighter than the photo's own step; the astronaut in The Scream: 4.7 along the top).
 # Seen with its mirror image, an edge pixel counts as an inside one: 1.0 and 1.1, with the
 # other scores unchanged (benchmarks/README.md, "Border step"). The styles' statistics then
-# include their mirrored margins too, a 16 px band of each picture's own edge.
+# include their mirrored margins too, a 16 px band of each picture's own edge. Seen twice,
+# the band's pixels would also move faster than the inside ones: core.optimize paces them
+# (margin_counts, EDGE_PACE_POWER).
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input", "mirror")
 DEFAULT_PADDING = "mirror"
 INPUT_PAD = 16  # the mirrored margin: one pixel of relu5_x (stride 16)
@@ -216,6 +218,19 @@ class VGGFeatures(nn.Module):
             name = self._wanted.get(index)
             if name is not None:
                 yield name, x, pad // self._stride[index] if crop else 0
+
+    def margin_counts(self, height: int, width: int) -> torch.Tensor | None:
+        """How many times the losses see each pixel of a height x width picture: 1 x 1 x H x W,
+        1 inside, 2 within the margin of one edge (the pixel and its mirror image; the edge
+        row itself is not mirrored), 4 near a corner. None unless the losses see the margin
+        ("mirror"): then every pixel counts once."""
+        if self.padding != "mirror":
+            return None
+        pad = min(INPUT_PAD, height - 1, width - 1)
+        ones = torch.ones(1, 1, height, width, requires_grad=True)
+        with torch.enable_grad():  # the mirror's adjoint adds each copy back onto its pixel
+            nn.functional.pad(ones, (pad, pad, pad, pad), mode="reflect").sum().backward()
+        return ones.grad
 
     def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None,
                 crop: bool | None = None) -> dict[str, torch.Tensor]:

@@ -10,6 +10,8 @@ from engine_helpers import load_rgb
 from core import optimize
 from core.api import stylize
 from core.picture import Picture
+from core.vgg import INPUT_PAD, build_network
+from protocol.options import validate_options
 
 
 def _losses_of_a_short_run(rgb: np.ndarray, style: np.ndarray, style_loss: str) -> list[float]:
@@ -76,3 +78,35 @@ def test_a_step_with_a_curvature_pair_is_left_as_lbfgs_took_it():
     # stand (the second step lands on the minimum at 3.0).
     *_, (x, _) = _guarded_lbfgs_steps(10, lambda x: ((x - 3.0) ** 2).sum(), 3)
     assert x.tolist() == pytest.approx([3.0] * 10)
+
+
+def _first_step_change(monkeypatch, edge_pace_power: float) -> torch.Tensor:
+    """What one engine step changes in a 48 px picture, in float32."""
+    monkeypatch.setattr(optimize, "EDGE_PACE_POWER", edge_pace_power)
+    monkeypatch.setattr(optimize, "network_precision", lambda device: None)
+    settings = optimize.Settings.from_options(validate_options({"steps": 1, "scales": 1}))
+    engine = optimize.Engine(build_network("embedded", settings.layers), torch.device("cpu"), settings)
+    content = torch.from_numpy(load_rgb("engine_astronaut_96.png", 48) * 255).permute(2, 0, 1)[None]
+    style = torch.from_numpy(load_rgb("engine_starry_night_128.png") * 255).permute(2, 0, 1)[None]
+    return engine.run(content.contiguous(), [style.contiguous()]) - content
+
+
+def test_pixels_the_mirrored_margin_counts_twice_move_at_the_inside_pace(monkeypatch):
+    # The first step is the raw gradient (sized to RAW_STEP_LEVELS): scaled by
+    # count ** -EDGE_PACE_POWER, a pixel seen twice moves 2 ** -0.5 as far as without the
+    # scaling, relative to an inside pixel, and one seen four times (a corner) half as far.
+    assert optimize.EDGE_PACE_POWER == 0.5
+    paced, unpaced = _first_step_change(monkeypatch, 0.5), _first_step_change(monkeypatch, 0.0)
+    ratio = paced / unpaced
+    usable = (unpaced.abs() > 0.05) & (paced.abs() > 0.0) & (paced.abs() < 255)
+    pad = INPUT_PAD
+
+    def median_ratio(rows: slice, columns: slice) -> float:
+        window = (slice(None), slice(None), rows, columns)
+        return float(ratio[window][usable[window]].median())
+
+    inside = median_ratio(slice(pad + 1, -pad - 1), slice(pad + 1, -pad - 1))
+    band = median_ratio(slice(pad + 1, -pad - 1), slice(1, pad + 1))  # within the left margin only
+    corner = median_ratio(slice(1, pad + 1), slice(1, pad + 1))
+    assert band / inside == pytest.approx(2 ** -0.5, rel=1e-3)
+    assert corner / inside == pytest.approx(0.5, rel=1e-3)

@@ -251,3 +251,22 @@ def test_tapped_maps_are_freed_as_soon_as_the_step_lets_go_of_them():
         assert all(ref() is None for ref in maps)
     finally:
         gc.enable()
+
+
+def test_margin_counts_say_how_often_the_losses_see_each_pixel():
+    network = vgg.VGGFeatures(vgg.random_weights(), ["relu1_1"])  # "mirror", the default
+    counts = network.margin_counts(40, 50)[0, 0]
+    pad = vgg.INPUT_PAD
+    # Every pixel of the mirrored input is a copy of one of the picture's pixels.
+    assert float(counts.sum()) == (40 + 2 * pad) * (50 + 2 * pad)
+    assert counts[0, 0] == 1  # the edge rows and columns themselves are not mirrored
+    assert counts[0, 1] == 2 and counts[1, 0] == 2 and counts[pad, 25] == 2
+    assert counts[1, 1] == 4 and counts[pad, pad] == 4  # within the margin of two edges
+    assert counts[pad + 1, 25] == 1 and counts[20, 25] == 1
+    # A picture thinner than the margin is mirrored by what it has.
+    assert float(network.margin_counts(5, 50).sum()) == (5 + 2 * 4) * (50 + 2 * 4)
+
+
+@pytest.mark.parametrize("padding", ["zeros", "reflect-input", "replicate"])
+def test_only_the_mirror_that_the_losses_see_counts_pixels_twice(padding):
+    assert vgg.VGGFeatures(vgg.random_weights(), ["relu1_1"], padding=padding).margin_counts(40, 50) is None
