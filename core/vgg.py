@@ -202,9 +202,7 @@ class VGGFeatures(nn.Module):
         x = self.preprocess(pixels)
         pad = 0
         if self.padding in ("reflect-input", "mirror"):
-            # A mirror needs more pixels than its margin (a very thin style picture).
-            pad = min(INPUT_PAD, x.shape[-2] - 1, x.shape[-1] - 1)
-            x = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+            x, pad = _mirrored(x)
         if self.body_in(precision) is not self.body:
             x = x.to(precision)
         return x, pad
@@ -226,10 +224,9 @@ class VGGFeatures(nn.Module):
         ("mirror"): then every pixel counts once."""
         if self.padding != "mirror":
             return None
-        pad = min(INPUT_PAD, height - 1, width - 1)
         ones = torch.ones(1, 1, height, width, requires_grad=True)
         with torch.enable_grad():  # the mirror's adjoint adds each copy back onto its pixel
-            nn.functional.pad(ones, (pad, pad, pad, pad), mode="reflect").sum().backward()
+            _mirrored(ones)[0].sum().backward()
         return ones.grad
 
     def forward(self, pixels: torch.Tensor, precision: torch.dtype | None = None,
@@ -250,6 +247,13 @@ class VGGFeatures(nn.Module):
             leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
             taps.append(_Tap(name, x, trim, leaf.requires_grad_(True)))
         return TappedFeatures(taps)
+
+
+def _mirrored(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """x mirrored INPUT_PAD px beyond each edge, and the margin added: less for a picture
+    too thin for it (a mirror needs more pixels than its margin, e.g. a very thin style)."""
+    pad = min(INPUT_PAD, x.shape[-2] - 1, x.shape[-1] - 1)
+    return nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect"), pad
 
 
 def _cropped(x: torch.Tensor, trim: int) -> torch.Tensor:

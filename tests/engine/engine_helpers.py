@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
 from PIL import Image
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
@@ -16,6 +17,11 @@ def load_rgb(name: str, side: int | None = None) -> np.ndarray:
     if side is not None:
         image.thumbnail((side, side), Image.LANCZOS)
     return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def load_pixels(name: str, side: int | None = None) -> torch.Tensor:
+    """A test image as the engine takes it: float32 1 x 3 x H x W in 0..255."""
+    return torch.from_numpy(load_rgb(name, side)).permute(2, 0, 1)[None].contiguous() * 255.0
 
 
 _RNG = np.random.default_rng(1234)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from engine_helpers import load_rgb
+from engine_helpers import load_pixels, load_rgb
 
 from core import optimize
 from core.api import stylize
@@ -86,9 +86,8 @@ def _first_step_change(monkeypatch, edge_pace_power: float) -> torch.Tensor:
     monkeypatch.setattr(optimize, "network_precision", lambda device: None)
     settings = optimize.Settings.from_options(validate_options({"steps": 1, "scales": 1}))
     engine = optimize.Engine(build_network("embedded", settings.layers), torch.device("cpu"), settings)
-    content = torch.from_numpy(load_rgb("engine_astronaut_96.png", 48) * 255).permute(2, 0, 1)[None]
-    style = torch.from_numpy(load_rgb("engine_starry_night_128.png") * 255).permute(2, 0, 1)[None]
-    return engine.run(content.contiguous(), [style.contiguous()]) - content
+    content = load_pixels("engine_astronaut_96.png", 48)
+    return engine.run(content, [load_pixels("engine_starry_night_128.png")]) - content
 
 
 def test_pixels_the_mirrored_margin_counts_twice_move_at_the_inside_pace(monkeypatch):

@@ -10,7 +10,7 @@ import weakref
 import pytest
 import torch
 import torch.nn.functional as F
-from engine_helpers import load_rgb
+from engine_helpers import load_pixels
 
 from core import vgg
 from core.errors import WeightsError
@@ -22,8 +22,7 @@ def embedded():
 
 
 def _pixels(name: str = "engine_astronaut_96.png", side: int = 64) -> torch.Tensor:
-    rgb = load_rgb(name, side)
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].contiguous() * 255.0
+    return load_pixels(name, side)
 
 
 def test_embedded_weights_match_a_hand_dequantised_layer(embedded):
