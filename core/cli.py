@@ -290,17 +290,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_FAILED
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised by the handlers stop_on_sigterm installs.
+
+    Why not KeyboardInterrupt itself: CPython (3.11) remembers a KeyboardInterrupt that
+    interrupts code run by exec() from a string (dataclasses make their methods so, as the
+    engine's modules load) as unhandled, even when it is caught, and at exit kills the
+    process with SIGINT instead of returning EXIT_INTERRUPTED. It checks the exact type."""
+
+
 def stop_on_sigterm() -> None:
-    """SIGTERM (kill, a batch system) ends the run like Ctrl-C: temporary files are removed."""
+    """SIGTERM (kill, a batch system) and Ctrl-C end the run alike: temporary files are
+    removed and the exit status is EXIT_INTERRUPTED."""
     import signal
 
     def interrupt(number: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Interrupted
 
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except (ValueError, OSError):  # not the main thread (embedded use): leave it as it is
-        pass
+    for number in (signal.SIGTERM, signal.SIGINT):
+        try:
+            if signal.getsignal(number) in (signal.SIG_DFL, signal.default_int_handler):
+                signal.signal(number, interrupt)  # (a SIGINT ignored by the caller stays so)
+        except (ValueError, OSError):  # not the main thread (embedded use): leave it as it is
+            pass
 
 
 def _silence_stdout() -> None:

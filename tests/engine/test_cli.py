@@ -200,6 +200,26 @@ def test_sigterm_stops_cleanly(tmp_path, images):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_stop_while_code_from_exec_runs_still_exits_130(tmp_path, signal_name):
+    """The signal lands while exec() runs a string, as when a dataclass is made on import
+    (the batch test caught one there). Run with -m, like `python -m core`: CPython then
+    remembers a plain KeyboardInterrupt as unhandled, though caught, and ends the process
+    by SIGINT (-2) instead of the 130 main returned."""
+    (tmp_path / "stopped_in_exec.py").write_text(
+        "import sys\n"
+        "from core.cli import EXIT_INTERRUPTED, stop_on_sigterm\n"
+        "stop_on_sigterm()\n"
+        "try:\n"
+        "    exec('import os, signal, time\\nos.kill(os.getpid(), signal.%s)\\ntime.sleep(20)')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(EXIT_INTERRUPTED)\n" % signal_name)
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    result = subprocess.run([sys.executable, "-m", "stopped_in_exec"], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (130, "")
+
+
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
