@@ -82,28 +82,34 @@ class Job:
     def run(self) -> None:
         """Paint, and send every outcome as an event; the last line is always END."""
         writer = EventWriter(LineSink(self.deliver))
+        # The last event is held back until the job counts as ended: a client that reads
+        # it and at once asks to cancel must hear that the job is over.
+        last: list[Line] = []
+        last_writer = EventWriter(LineSink(last.append))
         started = time.monotonic()
         try:
             if self.stopping():
                 raise Cancelled("stopped before it started")
             result = self._paint(writer)
-            self.deliver(done_line(result, time.monotonic() - started))
+            last.append(done_line(result, time.monotonic() - started))
         except Cancelled as error:
-            writer.write("error", kind="cancelled", message="The job stopped because %s; nothing was made."
-                         % (self._stop_reason or error))
+            last_writer.write("error", kind="cancelled", message="The job stopped because %s; nothing "
+                              "was made." % (self._stop_reason or error))
         except EngineError as error:
-            writer.write("error", message=_one_line(str(error)), kind=error.kind)
+            last_writer.write("error", message=_one_line(str(error)), kind=error.kind)
         except MemoryError:
-            writer.write("error", kind="memory",
-                         message="The server ran out of memory for this job; choose a smaller size.")
+            last_writer.write("error", kind="memory",
+                              message="The server ran out of memory for this job; choose a smaller size.")
         except Exception as error:  # a bug: plain words for the client, the details in the server's log
             log.exception("job %s failed", self.id)
-            writer.write("error", kind="internal", message=_one_line(
+            last_writer.write("error", kind="internal", message=_one_line(
                 "The engine failed unexpectedly (%s: %s). Details are in the server's log." % (
                     type(error).__name__, str(error)[:200])))
         finally:
             self.ended = True
             self.request = None  # the pictures can go as soon as the job has
+            for line in last:
+                self.deliver(line)
             self.deliver(END)
 
     def _paint(self, writer: EventWriter) -> Picture:

@@ -60,8 +60,10 @@ class Scheduler:
         return self.waiting.index(job) + (1 if self.running is not None else 0)
 
     def find(self, job_id: str) -> Job | None:
+        """The waiting or running job with this id; None once it has ended (its thread may
+        not have handed the worker back yet)."""
         for job in ([self.running] if self.running else []) + self.waiting:
-            if job.id == job_id:
+            if job.id == job_id and not job.ended:
                 return job
         return None
 

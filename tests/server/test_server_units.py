@@ -151,3 +151,29 @@ def test_a_start_picture_must_have_the_contents_size():
     assert refused.value.status == 400
     assert refused.value.message == ("The job's starting picture is 20x32 but its content picture is "
                                      "40x32; they must be the same size.")
+
+
+def test_a_job_has_ended_before_its_last_event_is_sent():
+    """A client that reads the last event and at once sends DELETE must hear the job is over."""
+    import asyncio
+
+    from core.server.job import Job
+    from core.server.scheduler import Scheduler
+    from core.server.stream_events import END
+    from core.server.upload import JobRequest
+
+    loop = asyncio.new_event_loop()
+    try:
+        job = Job(JobRequest(), loop, "cpu")
+        sent = []
+        job.deliver = lambda line: sent.append((line, job.ended))
+        job.stop("it was cancelled (DELETE request)")
+        job.run()
+        scheduler = Scheduler(max_queue=1)
+        scheduler.running = job  # its thread has not handed the worker back yet
+        assert scheduler.find(job.id) is None
+    finally:
+        loop.close()
+    assert sent[-1] == (END, True)
+    last_event, ended = sent[-2]
+    assert b'"error"' in last_event.data and b"cancelled" in last_event.data and ended
