@@ -55,6 +55,24 @@ EDGE_PACE_POWER = 0.5
 RAW_STEP_LEVELS = 2.0
 
 
+
+def skip_dynamo_import() -> None:
+    """Spare L-BFGS runs torch._dynamo's import (1.4 s of the first step on a 2-core AMD EPYC).
+
+    torch.optim wraps add_param_group and zero_grad in torch._disable_dynamo, which imports
+    torch._dynamo on the first call only to mark them as never compiled, and keeps the
+    marked function on the wrapped one as `__dynamo_disable`. The engine never compiles, so
+    the plain function is its own mark. Should a torch release wrap them otherwise, this
+    does nothing and the import comes back (tests/engine/test_optimize.py notices). Adam's
+    step imports torch._dynamo itself; only the L-BFGS presets gain."""
+    for method in (torch.optim.Optimizer.add_param_group, torch.optim.Optimizer.zero_grad):
+        plain = getattr(method, "__wrapped__", None)
+        if plain is not None and getattr(plain, "__dynamo_disable", None) is None:
+            setattr(plain, "__dynamo_disable", plain)
+
+
+skip_dynamo_import()
+
 @dataclass(frozen=True)
 class Settings:
     """What the optimiser needs from the validated options; the defaults live only in
