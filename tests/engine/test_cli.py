@@ -206,8 +206,11 @@ def test_a_stop_while_code_from_exec_runs_still_exits_130(tmp_path, signal_name)
     (the batch test caught one there). Run with -m, like `python -m core`: CPython then
     remembers a plain KeyboardInterrupt as unhandled, though caught, and ends the process
     by SIGINT (-2) instead of the 130 main returned."""
+    # Ctrl-C as in a terminal: a shell without job control starts background jobs with
+    # SIGINT ignored, and stop_on_sigterm rightly leaves an ignored SIGINT alone.
     (tmp_path / "stopped_in_exec.py").write_text(
-        "import sys\n"
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from core.cli import EXIT_INTERRUPTED, stop_on_sigterm\n"
         "stop_on_sigterm()\n"
         "try:\n"
