@@ -55,7 +55,6 @@ EDGE_PACE_POWER = 0.5
 RAW_STEP_LEVELS = 2.0
 
 
-
 def skip_dynamo_import() -> None:
     """Spare L-BFGS runs torch._dynamo's import (0.85 s of every run on a 2-core AMD EPYC).
 
@@ -72,6 +71,7 @@ def skip_dynamo_import() -> None:
 
 
 skip_dynamo_import()
+
 
 @dataclass(frozen=True)
 class Settings:
