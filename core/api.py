@@ -26,6 +26,7 @@ Events passed to `progress` (dicts, each with "event"; see protocol/events.py):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -190,6 +191,10 @@ def stylize(content: Picture, styles: Sequence[Picture], options: Mapping[str, A
         start = resize(start, work_h, work_w).clamp(0, 255)
 
     settings = Settings.from_options(opts)
+    if mode != "none" and settings.init == "palette":
+        # Kept colours are the content's own: the start in the painting's colours would
+        # bring in what the recoloured style no longer has (after its clamping to 0..1).
+        settings = dataclasses.replace(settings, init="content")
     network = (network_factory or build_network)(opts["weights"], settings.layers, device)
     engine = Engine(network, device, settings, Callbacks(
         progress=progress, should_stop=should_stop, preview_every=preview_every,

@@ -92,22 +92,38 @@ def _matrix_power(covariance: np.ndarray, power: float) -> np.ndarray:
     return (vectors * values**power) @ vectors.T
 
 
-def match_color_histogram(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Recolour source so its pixel colours have target's mean and covariance.
+def colour_moments(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean (3) and covariance (3 x 3) of an RGB image's pixel colours, float64."""
+    pixels = _check_rgb(image, "image").reshape(-1, 3).astype(np.float64)
+    covariance = np.cov(pixels, rowvar=False, bias=True) if len(pixels) > 1 else np.zeros((3, 3))
+    return pixels.mean(axis=0), covariance
+
+
+def mixed_moments(moments: list[tuple[np.ndarray, np.ndarray]],
+                  weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a weighted mixture of colour distributions (weights summing to 1):
+    the pixels of several style pictures taken together in those shares."""
+    mean = sum(weight * m for (m, _), weight in zip(moments, weights))
+    second = sum(weight * (c + np.outer(m, m)) for (m, c), weight in zip(moments, weights))
+    return mean, second - np.outer(mean, mean)
+
+
+def recolour(source: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """Recolour source so its pixel colours have that mean and covariance.
 
     x' = A (x - mean_s) + mean_t with A = cov_t^(1/2) cov_s^(-1/2): the symmetric
     ("image analogies") transform the paper prefers to the Cholesky one, because it
     rotates the colours least. The result is clamped to 0..1.
     """
     source = _check_rgb(source, "source")
-    target = _check_rgb(target, "target")
     pixels = source.reshape(-1, 3).astype(np.float64)
-    reference = target.reshape(-1, 3).astype(np.float64)
-    source_mean = pixels.mean(axis=0)
-    target_mean = reference.mean(axis=0)
+    source_mean, source_cov = colour_moments(source)
     eye = np.eye(3) * _COVARIANCE_EPSILON
-    source_cov = np.cov(pixels, rowvar=False, bias=True) + eye if len(pixels) > 1 else eye
-    target_cov = np.cov(reference, rowvar=False, bias=True) + eye if len(reference) > 1 else eye
-    transform = _matrix_power(target_cov, 0.5) @ _matrix_power(source_cov, -0.5)
-    recoloured = (pixels - source_mean) @ transform.T + target_mean
+    transform = _matrix_power(covariance + eye, 0.5) @ _matrix_power(source_cov + eye, -0.5)
+    recoloured = (pixels - source_mean) @ transform.T + mean
     return np.clip(recoloured, 0.0, 1.0).reshape(source.shape).astype(np.float32)
+
+
+def match_color_histogram(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Recolour source so its pixel colours have target's mean and covariance (recolour)."""
+    return recolour(source, *colour_moments(_check_rgb(target, "target")))

@@ -11,12 +11,16 @@ style too large for memory are accumulated tile by tile with a halo, which gives
 image's Gram matrix (without the mirrored margins, core.vgg). Each tile's content targets
 come from its own crop.
 
-Initial image. The default is the content (options table): the result then starts with
-content loss zero and only has to gain style, which L-BFGS does in tens of steps, while
-Gaussian noise (the paper's choice, `init: noise`, seeded with torch.Generator from `seed`)
-must first build the whole picture and needs several times more steps for a result that
-keeps the subject as well (measured in the engine report: at 256 px and 40 steps, noise
-init leaves the picture noisy and the subject faint). `init: style` starts from the style.
+Initial image. The default (`init: palette`, options table) is the content recoloured to
+the styles' colours (in_style_colours): the result starts with the photo's picture in the
+painting's palette and only has to gain the painting's texture and strokes. `init: content`
+starts from the photo as it is: content loss zero, but the painting's palette then has to
+be won step by step, against the content loss (at equal cost the sliced W2 distance to the
+painting was twice the palette start's, benchmarks/README.md). Gaussian noise (the paper's
+choice, `init: noise`, seeded with torch.Generator from `seed`) must first build the whole
+picture and needs several times more steps for a result that keeps the subject as well
+(measured in the engine report: at 256 px and 40 steps, noise init leaves the picture noisy
+and the subject faint). `init: style` starts from the style.
 Noise is drawn only at the coarsest scale; finer scales are warm-started: the sharp content
 at that scale plus what the coarser scale changed, upsampled. A start picture (stylize's
 init_picture: an animation's previous frame, styled) replaces the init setting and also
@@ -30,9 +34,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from core import losses
+from core import color, losses
 from core.errors import Cancelled
 from core.heap import reuse_freed_memory
 from core.planning import Scale, no_grad_pixel_budget, pixel_budget, plan
@@ -157,6 +162,29 @@ def size_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor,
     state["t"] = wanted
 
 
+def in_style_colours(content: torch.Tensor, styles: Sequence[torch.Tensor],
+                     blend: Sequence[float]) -> torch.Tensor:
+    """The content recoloured so that its pixels' colours have the mean and covariance of the
+    styles' pixels (in their blend's shares): init "palette".
+
+    Why: from the content as it is, the painting's palette has to be won by the optimiser,
+    and the photo's own light and colour hold on through the content loss (the coffee in
+    The Shipwreck, Balanced: 25 levels lighter than the painting, and the relu1_1 share of
+    the sliced W2 distance 7x crowsonkb's). Starting in the painting's colours halved the
+    sliced W2 distance at the same content distance (benchmarks/README.md, "Starting in the
+    painting's colours"). With preserve_color the styles already have the content's
+    colours (core.api), so this start keeps them."""
+    moments = [color.colour_moments(_rgb(style)) for style in styles]
+    mean, covariance = color.mixed_moments(moments, list(blend))
+    recoloured = color.recolour(_rgb(content), mean, covariance)
+    return torch.from_numpy(recoloured).permute(2, 0, 1)[None].mul(255.0).to(content.dtype)
+
+
+def _rgb(pixels: torch.Tensor) -> np.ndarray:
+    """1 x 3 x H x W, 0..255 -> H x W x 3 float32 numpy, 0..1 (core.color's images)."""
+    return (pixels[0].permute(1, 2, 0).float() / 255.0).cpu().numpy()
+
+
 class Engine:
     """Runs the whole optimisation for one stylize call."""
 
@@ -253,14 +281,20 @@ class Engine:
             raise Cancelled("Stopped on request.")
 
     # -- optimisation -------------------------------------------------------------------
-    def initial_image(self, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                      height: int, width: int) -> torch.Tensor:
+    def initial_image(self, content: torch.Tensor, styles: Sequence[torch.Tensor], scale: Scale,
+                      blend: Sequence[float], style_area: float) -> torch.Tensor:
+        height, width = scale.height, scale.width
         if self.settings.init == "noise":
             generator = torch.Generator().manual_seed(self.settings.seed)
             noise = torch.randn((1, 3, height, width), generator=generator)
             return (127.5 + 50.0 * noise).clamp(0, 255)
         if self.settings.init == "style":
             return resize(styles[0], height, width).clamp(0, 255)
+        if self.settings.init == "palette":
+            # The styles at this scale's size: their colours without the cost of every pixel.
+            small = [resize(style, *style_size(style, scale, self.settings.style_scale, style_area))
+                     for style in styles]
+            return in_style_colours(resize(content, height, width), small, blend)
         return resize(content, height, width)
 
     def run(self, content: torch.Tensor, styles: Sequence[torch.Tensor],
@@ -293,7 +327,7 @@ class Engine:
             if self.settings.style_blend is not None and len(self.settings.style_blend) == len(styles) \
             else losses.normalised(None, len(styles))
         base = content if start is None else start
-        image = self.initial_image(content, styles, scales[0].height, scales[0].width) \
+        image = self.initial_image(content, styles, scales[0], blend, style_area) \
             if start is None else resize(start, scales[0].height, scales[0].width)
         previous_base = None
         for index, scale in enumerate(scales):

@@ -64,9 +64,12 @@ OPTIONS = (
            choices=("lbfgs", "adam")),
     Option("learning_rate", "float", 2.0, "Adam's step size, in 0..255 pixel units.",
            0.001, 100.0),
-    Option("init", "choice", "content",
-           "Starting image: the content (keeps the subject, converges fastest), Gaussian "
-           "noise (as in the paper) or the style.", choices=("content", "noise", "style")),
+    Option("init", "choice", "palette",
+           "Starting image: the content in the style's colours (palette: their mean and "
+           "covariance; the painting's palette from the first step), the content as it is, "
+           "Gaussian noise (as in the paper) or the style.",
+           # palette last: GIMP 2.10 scripts pass this choice by its position
+           choices=("content", "noise", "style", "palette")),
     Option("content_weight", "float", 1.0, "Weight of the content loss.", 0.0, 1e6),
     Option("style_weight", "float", 1.0,
            "Style strength: weight of the style loss relative to the content.", 0.0, 1e6),

@@ -69,7 +69,8 @@ def build_spec():
         _number(PF_FLOAT, "style-weight", "style_weight", "Style strength", maximum=1000.0),
         _choice("preserve-color", "preserve_color", "Preserve colors",
                 ["No", "Luminance only", "Match histogram"]),
-        _choice("init", "init", "Start from", ["Content", "Noise", "Style"]),
+        _choice("init", "init", "Start from",
+                ["Content", "Noise", "Style", "Content in the style's colors"]),
         _choice("device", "device", "Device", ["Automatic", "CPU", "CUDA (NVIDIA)", "MPS (Apple)"]),
         Param(PF_BOOL, "live-preview", "Live preview",
               "Show the intermediate result in the new layer while the engine works (one layer "

@@ -119,3 +119,15 @@ def test_combine_luminance_refuses_mismatched_sizes():
 def test_ycbcr_round_trip(pixel):
     rgb = np.array(pixel, dtype=np.float32).reshape(1, 1, 3)
     np.testing.assert_allclose(color.ycbcr_to_rgb(color.rgb_to_ycbcr(rgb)), rgb, atol=1e-5)
+
+
+def test_mixed_moments_are_those_of_the_pictures_taken_together():
+    first = _mid_range_image(11, mix=[[1, 0.5, 0], [0, 1, 0.2], [0.3, 0, 1]])
+    second = _mid_range_image(12, height=48) * 0.5 + 0.3  # twice the pixels: a share of 2/3
+    together = np.concatenate([first, second], axis=0)
+    mean, cov = color.mixed_moments([color.colour_moments(first), color.colour_moments(second)],
+                                    [1 / 3, 2 / 3])
+    np.testing.assert_allclose(mean, _stats(together)[0], atol=1e-9)
+    np.testing.assert_allclose(cov, _stats(together)[1], atol=1e-9)
+    # Not just one of the two (the test can fail).
+    assert np.abs(cov - _stats(second)[1]).max() > 1e-3

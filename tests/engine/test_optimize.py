@@ -81,10 +81,10 @@ def test_a_step_with_a_curvature_pair_is_left_as_lbfgs_took_it():
 
 
 def _first_step_change(monkeypatch, edge_pace_power: float) -> torch.Tensor:
-    """What one engine step changes in a 48 px picture, in float32."""
+    """What one engine step changes in a 48 px picture (started from it), in float32."""
     monkeypatch.setattr(optimize, "EDGE_PACE_POWER", edge_pace_power)
     monkeypatch.setattr(optimize, "network_precision", lambda device: None)
-    settings = optimize.Settings.from_options(validate_options({"steps": 1, "scales": 1}))
+    settings = optimize.Settings.from_options(validate_options({"steps": 1, "scales": 1, "init": "content"}))
     engine = optimize.Engine(build_network("embedded", settings.layers), torch.device("cpu"), settings)
     content = load_pixels("engine_astronaut_96.png", 48)
     return engine.run(content, [load_pixels("engine_starry_night_128.png")]) - content

@@ -16,6 +16,7 @@ from core.errors import InputError
 from core.image_read import picture_from_samples
 from core.image_write import samples_from_picture
 from core.picture import Picture
+from core.style_frame import style_region
 
 FAST = {"steps": 4, "scales": 1, "device": "cpu"}
 
@@ -157,8 +158,48 @@ def test_start_picture_is_where_every_scale_starts(random_vgg):
         result, first = run(content, options=dict(QUIET, **options), init_picture=start)
         assert first["scales"] == options["scales"]
         assert np.abs(result.rgb - start.rgb).max() < 1e-4, options
-    result, _ = run(content, options=dict(QUIET, size=0), init_picture=None)
+    result, _ = run(content, options=dict(QUIET, size=0, init="content"), init_picture=None)
     assert np.abs(result.rgb - content.rgb).max() < 1e-4
+
+
+def _colour_moments(rgb):
+    pixels = rgb.reshape(-1, 3).astype(np.float64)
+    return pixels.mean(axis=0), np.cov(pixels, rowvar=False, bias=True)
+
+
+def test_palette_start_is_the_content_in_the_styles_colours(random_vgg):
+    # No loss: the start comes back. The painting's colours, the photo's picture.
+    content = photo()
+    result, _ = run(content, options=dict(QUIET, size=0, init="palette"))
+    style_mean, style_cov = _colour_moments(style_region(painting().rgb))  # as the engine sees it
+    mean, cov = _colour_moments(result.rgb)
+    content_mean, _ = _colour_moments(content.rgb)
+    assert np.abs(mean - style_mean).max() < 0.01 < np.abs(content_mean - style_mean).max()
+    np.testing.assert_allclose(cov, style_cov, atol=0.002)
+    # The photo's picture: its luma still follows the photo's, pixel by pixel.
+    assert np.corrcoef(result.rgb.mean(axis=2).ravel(), content.rgb.mean(axis=2).ravel())[0, 1] > 0.95
+
+
+def test_palette_start_keeps_the_content_colours_when_asked_to(random_vgg):
+    # With preserve_color the palette start is the content as it is.
+    content = photo()
+    for mode in ("histogram", "luminance"):
+        result, _ = run(content, options=dict(QUIET, size=0, init="palette", preserve_color=mode))
+        assert np.abs(result.rgb - content.rgb).max() < 1e-4, mode
+
+
+def test_palette_start_mixes_the_styles_colours_in_the_blend(random_vgg):
+    content = photo()
+    blue = Picture(rgb=np.tile(np.linspace(0.1, 0.6, 64, dtype=np.float32)[:, None, None], (1, 64, 3))
+                   * np.array([0.3, 0.5, 1.0], np.float32))
+    alone, _ = run(content, options=dict(QUIET, size=0, init="palette"))
+    for mix, expected in (((1.0, 0.0), alone.rgb), ((0.0, 1.0), None)):
+        result = api.stylize(content, [painting(), blue], {**FAST, **QUIET, "size": 0, "init": "palette",
+                                                           "style_blend": list(mix)})
+        if expected is not None:
+            np.testing.assert_allclose(result.rgb, expected, atol=1e-5)
+        else:  # all blue: blue's mean colour
+            assert result.rgb[..., 2].mean() > result.rgb[..., 0].mean() + 0.1
 
 
 def test_start_picture_keeps_the_selection_rule(random_vgg):
