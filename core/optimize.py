@@ -170,10 +170,10 @@ def in_style_colours(content: torch.Tensor, styles: Sequence[torch.Tensor],
     Why: from the content as it is, the painting's palette has to be won by the optimiser,
     and the photo's own light and colour hold on through the content loss (the coffee in
     The Shipwreck, Balanced: 25 levels lighter than the painting, and the relu1_1 share of
-    the sliced W2 distance 7x crowsonkb's). Starting in the painting's colours halved the
-    sliced W2 distance at the same content distance (benchmarks/README.md, "Starting in the
-    painting's colours"). With preserve_color the styles already have the content's
-    colours (core.api), so this start keeps them."""
+    the sliced W2 distance 7x crowsonkb's). Starting in the painting's colours lowered the
+    sliced W2 distance of every benchmark result at the same content distance
+    (benchmarks/README.md, "Starting in the painting's colours"). With preserve_color,
+    core.api starts from the content as it is."""
     moments = [color.colour_moments(_rgb(style)) for style in styles]
     mean, covariance = color.mixed_moments(moments, list(blend))
     recoloured = color.recolour(_rgb(content), mean, covariance)
