@@ -48,13 +48,13 @@ from core.vgg import LAYER_INDEX, POOL_INDICES, TappedFeatures, VGGFeatures
 from protocol.options import ValidOptions
 
 LBFGS_HISTORY_BYTES = 256 * 2 ** 20
-# With the mirrored margin (core.vgg's "mirror") the losses see every pixel within 16 px of
-# an edge twice, itself and its mirror image, so L-BFGS moves those pixels faster than the
-# inside ones: on a grey picture painted with Balanced they ended with 22% more local
-# contrast than the inside and a fringe 1.4-4.5 levels lighter along the edges. Their
-# gradient is scaled by count ** -EDGE_PACE_POWER: with 1 the band ended 20% flatter than
-# the inside, with 0.5 as textured as the inside and without the fringe
-# (benchmarks/README.md, "The edge band's pace").
+# With the mirrored margin (core.vgg's "mirror") the losses see every pixel within the
+# margin (core.vgg.margin) of an edge twice, itself and its mirror image, so L-BFGS moves
+# those pixels faster than the inside ones: on a grey picture painted with Balanced they
+# ended with 22% more local contrast than the inside and a fringe 1.4-4.5 levels lighter
+# along the edges. Their gradient is scaled by count ** -EDGE_PACE_POWER: with 1 the band
+# ended 20% flatter than the inside, with 0.5 as textured as the inside and without the
+# fringe (benchmarks/README.md, "The edge band's pace").
 EDGE_PACE_POWER = 0.5
 # See size_raw_gradient_step: the largest change of any pixel (0..255) in such a step.
 RAW_STEP_LEVELS = 2.0

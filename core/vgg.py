@@ -98,12 +98,20 @@ DEFAULT_POOLING = "max"
 # lighter than the photo's own step; the astronaut in The Scream: 4.7 along the top).
 # Seen with its mirror image, an edge pixel counts as an inside one: 1.0 and 1.1, with the
 # other scores unchanged (benchmarks/README.md, "Border step"). The styles' statistics then
-# include their mirrored margins too, a 16 px band of each picture's own edge. Seen twice,
-# the band's pixels would also move faster than the inside ones: core.optimize paces them
-# (margin_counts, EDGE_PACE_POWER).
+# include their mirrored margins too, a band (8 or 16 px, see margin) of each picture's own
+# edge. Seen twice, the band's pixels would also move faster than the inside ones:
+# core.optimize paces them (margin_counts, EDGE_PACE_POWER).
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input", "mirror")
 DEFAULT_PADDING = "mirror"
 INPUT_PAD = 16  # the mirrored margin: one pixel of relu5_x (stride 16)
+# From FINE_AREA pixels on (a run's fine scales), the margin is FINE_PAD px: it then costs 6%
+# of a step at 512 px instead of 13%. What the deep layers see of the edge (relu5_1 spans
+# about 150 px) is settled at the coarse scales, where they see most of the picture and the
+# full margin counts; a smaller margin there gave bands along the edges (benchmarks/README.md,
+# "A smaller margin at the coarse scales"). At the fine scales the margin keeps the small
+# layers' edge pixels seen as inside ones. Measured: "A smaller margin at the fine scales".
+FINE_PAD = 8
+FINE_AREA = 384 * 384
 
 
 @dataclass(frozen=True)
@@ -196,13 +204,15 @@ class VGGFeatures(nn.Module):
             copies[precision] = copy.deepcopy(self.body).to(dtype=precision)
         return copies[precision]
 
-    def _body_input(self, pixels: torch.Tensor, precision: torch.dtype | None) -> tuple[torch.Tensor, int]:
+    def _body_input(self, pixels: torch.Tensor, precision: torch.dtype | None,
+                    crop: bool) -> tuple[torch.Tensor, int]:
         """The pre-processed pixels in the body's precision, mirrored beyond the edges for
-        "reflect-input" and "mirror"; and the margin added."""
+        "reflect-input" and "mirror"; and the margin added. A margin to be cropped off the
+        maps is INPUT_PAD, one relu5_x pixel, so that every map can be cropped exactly."""
         x = self.preprocess(pixels)
         pad = 0
         if self.padding in ("reflect-input", "mirror"):
-            x, pad = _mirrored(x)
+            x, pad = _mirrored(x, fine=not crop)
         if self.body_in(precision) is not self.body:
             x = x.to(precision)
         return x, pad
@@ -210,7 +220,7 @@ class VGGFeatures(nn.Module):
     def _maps(self, pixels: torch.Tensor, precision: torch.dtype | None,
               crop: bool) -> Iterator[tuple[str, torch.Tensor, int]]:
         """Each requested layer's whole map and the margin to cut from it (0 unless crop)."""
-        x, pad = self._body_input(pixels, precision)
+        x, pad = self._body_input(pixels, precision, crop)
         for index, module in enumerate(self.body_in(precision)):
             x = module(x)
             name = self._wanted.get(index)
@@ -249,10 +259,17 @@ class VGGFeatures(nn.Module):
         return TappedFeatures(taps)
 
 
-def _mirrored(x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """x mirrored INPUT_PAD px beyond each edge, and the margin added: less for a picture
-    too thin for it (a mirror needs more pixels than its margin, e.g. a very thin style)."""
-    pad = min(INPUT_PAD, x.shape[-2] - 1, x.shape[-1] - 1)
+def margin(height: int, width: int, fine: bool = True) -> int:
+    """The mirrored margin of a height x width picture: INPUT_PAD, or FINE_PAD from
+    FINE_AREA pixels on where fine; less for a picture too thin for it (a mirror needs more
+    pixels than its margin, e.g. a very thin style)."""
+    wanted = FINE_PAD if fine and height * width >= FINE_AREA else INPUT_PAD
+    return min(wanted, height - 1, width - 1)
+
+
+def _mirrored(x: torch.Tensor, fine: bool = True) -> tuple[torch.Tensor, int]:
+    """x mirrored beyond each edge (see margin), and the margin added."""
+    pad = margin(x.shape[-2], x.shape[-1], fine)
     return nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect"), pad
 
 

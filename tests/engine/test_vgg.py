@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 import shutil
 import weakref
@@ -264,6 +265,24 @@ def test_margin_counts_say_how_often_the_losses_see_each_pixel():
     assert counts[pad + 1, 25] == 1 and counts[20, 25] == 1
     # A picture thinner than the margin is mirrored by what it has.
     assert float(network.margin_counts(5, 50).sum()) == (5 + 2 * 4) * (50 + 2 * 4)
+
+
+def test_fine_scales_get_the_narrower_margin_and_cropped_maps_the_full_one():
+    assert vgg.FINE_PAD < vgg.INPUT_PAD and vgg.INPUT_PAD % vgg.FINE_PAD == 0
+    side = math.isqrt(vgg.FINE_AREA)
+    assert vgg.margin(side - 1, side) == vgg.INPUT_PAD  # a coarse scale
+    assert vgg.margin(side, side) == vgg.FINE_PAD
+    assert vgg.margin(side, side, fine=False) == vgg.INPUT_PAD
+    network = vgg.VGGFeatures(vgg.random_weights(), ["relu1_1", "relu5_1"])
+    counts = network.margin_counts(side, side)[0, 0]
+    assert float(counts.sum()) == (side + 2 * vgg.FINE_PAD) ** 2
+    assert counts[vgg.FINE_PAD, side // 2] == 2 and counts[vgg.FINE_PAD + 1, side // 2] == 1
+    pixels = torch.rand(1, 3, side, side) * 255
+    with torch.no_grad():
+        seen = network(pixels)  # the losses' maps: the fine margin kept
+        cropped = network(pixels, crop=True)  # cut back to the picture, at every layer
+    assert seen["relu1_1"].shape[-1] == side + 2 * vgg.FINE_PAD
+    assert cropped["relu1_1"].shape[-1] == side and cropped["relu5_1"].shape[-1] == side // 16
 
 
 @pytest.mark.parametrize("padding", ["zeros", "reflect-input", "replicate"])
