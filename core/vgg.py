@@ -104,12 +104,13 @@ DEFAULT_POOLING = "max"
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input", "mirror")
 DEFAULT_PADDING = "mirror"
 INPUT_PAD = 16  # the mirrored margin: one pixel of relu5_x (stride 16)
-# From FINE_AREA pixels on (a run's fine scales), the margin is FINE_PAD px: it then costs 6%
-# of a step at 512 px instead of 13%. What the deep layers see of the edge (relu5_1 spans
-# about 150 px) is settled at the coarse scales, where they see most of the picture and the
-# full margin counts; a smaller margin there gave bands along the edges (benchmarks/README.md,
-# "A smaller margin at the coarse scales"). At the fine scales the margin keeps the small
-# layers' edge pixels seen as inside ones. Measured: "A smaller margin at the fine scales".
+# From FINE_AREA pixels on (a run's fine scales), the margin is FINE_PAD px: at 512 px the
+# network's input is then 6% larger than the picture instead of 13%. What the deep layers
+# see of the edge (relu5_1 spans about 150 px) is settled at the coarse scales, where they
+# see most of the picture and the full margin counts; a smaller margin there gave bands
+# along the edges (benchmarks/README.md, "A smaller margin at the coarse scales"). At the
+# fine scales the margin keeps the small layers' edge pixels seen as inside ones.
+# Measured: "A smaller margin at the fine scales".
 FINE_PAD = 8
 FINE_AREA = 384 * 384
 
