@@ -23,7 +23,8 @@ and records, per result:
   the same measure inside the picture (its 90th percentile), what strokes alone give.
 
 Writes into --out: the results (PNG), results.json, results.md (a Markdown table) and
-contact_sheet.jpg (one row per photo and preset, one column per painting).
+contact_sheet.jpg (one row per photo and preset, one column per painting). With --score
+(another program's results) only scores.json, with --timing's wall and CPU seconds.
 
     .venv/bin/python benchmarks/quality_bench.py --size 256 --out /tmp/quality
 """
@@ -222,14 +223,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score", nargs="+", metavar="IMAGE",
                         help="only score these images (another program's results) against the "
                              "first --photos and --paintings")
+    parser.add_argument("--timing", nargs="+", metavar="JSON", default=[],
+                        help="with --score: measure.py's record of the run that made each image, "
+                             "in the same order (its wall and CPU seconds and peak memory)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     layers = evaluate.load_vgg19()
     if args.score:
+        if args.timing and len(args.timing) != len(args.score):
+            parser.error("--timing takes one measure.py record per --score image")
         rows = [dict(score(Path(image), args.photos[0], args.paintings[0], args.eval_size, layers),
                      photo=args.photos[0], painting=args.paintings[0], preset=Path(image).name)
                 for image in args.score]
+        for row, timing in zip(rows, args.timing):
+            record = json.loads(Path(timing).read_text())
+            row.update({key: record[key] for key in ("wall_s", "cpu_s", "peak_rss_mib", "finished")})
+        # The record written by the tool, not copied by hand: what was scored and how.
+        command = ["benchmarks/quality_bench.py"] + list(sys.argv[1:] if argv is None else argv)
+        (out / "scores.json").write_text(json.dumps({"scored_by": command, "rows": rows}, indent=1))
         print(markdown(rows))
         return 0
     photos = [upscaled(photo, args.size, out) for photo in args.photos] if args.upscale else args.photos
