@@ -227,12 +227,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --score: measure.py's record of the run that made each image, "
                              "in the same order (its wall and CPU seconds and peak memory)")
     args = parser.parse_args(argv)
+    if args.timing and len(args.timing) != len(args.score or ()):
+        parser.error("--timing takes one measure.py record per --score image")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     layers = evaluate.load_vgg19()
     if args.score:
-        if args.timing and len(args.timing) != len(args.score):
-            parser.error("--timing takes one measure.py record per --score image")
         rows = [dict(score(Path(image), args.photos[0], args.paintings[0], args.eval_size, layers),
                      photo=args.photos[0], painting=args.paintings[0], preset=Path(image).name)
                 for image in args.score]
