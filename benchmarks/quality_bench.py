@@ -1,7 +1,8 @@
 """Quality benchmark (issue 12): photos x paintings x presets, one table and one contact sheet.
 
 For every photo, painting and preset it runs the engine's command line once
-(`python -m core PHOTO PAINTING -o OUT --preset P --size S --device cpu`, one run at a time)
+(`python -m core PHOTO PAINTING -o OUT --preset P --size S --device cpu`, one run at a time;
+--device cuda for a GPU)
 and records, per result:
 
 * wall and CPU seconds of that run (`measure.py`'s method: the run is the only child);
@@ -67,10 +68,10 @@ THUMB = 256  # longest side of a contact-sheet cell
 
 
 def run_engine(python: str, photo: str, painting: str, out: Path, preset: str, size: int,
-               extra: list[str]) -> dict:
+               extra: list[str], device: str = "cpu") -> dict:
     """One engine run as a child process; its own wall and CPU seconds."""
     command = [python, "-m", "core", photo, painting, "-o", str(out), "--preset", preset,
-               "--size", str(size), "--device", "cpu"] + extra
+               "--size", str(size), "--device", device] + extra
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paintings", nargs="+", default=list(PAINTINGS))
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     parser.add_argument("--python", default=sys.executable, help="the engine's Python")
+    parser.add_argument("--device", default="cpu", help="the engine's --device (default cpu)")
     parser.add_argument("--out", default="/tmp/quality", help="folder for results and the sheet")
     parser.add_argument("--engine-args", default="",
                         help="more engine options for every run, e.g. '--style-loss w2'")
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"photo": photo, "painting": painting, "preset": preset, "size": args.size,
                        "result": str(result)}
                 row.update(run_engine(args.python, photo, painting, result, preset, args.size,
-                                      args.engine_args.split()))
+                                      args.engine_args.split(), args.device))
                 row.update(score(result, photo, painting, args.eval_size, layers))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
