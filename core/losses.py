@@ -191,9 +191,9 @@ class _TraceSqrt(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, matrix: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        # On the CPU even for a GPU run: cuSOLVER took 15 ms for a 512 x 512 matrix on an H200,
-        # 89% of the GPU's time in a step; the CPU's LAPACK is faster, and copying the
-        # matrix there and back costs little (benchmarks/README.md, "GPU").
+        # On the CPU even for a GPU run: on an H200, cuSOLVER's eigendecompositions took 89% of
+        # the GPU's time in a step (15 ms for 512 x 512); the CPU's LAPACK is faster, and
+        # copying the matrix there and back costs little (benchmarks/README.md, "GPU").
         values, vectors = torch.linalg.eigh(matrix.cpu())
         roots = values.clamp(min=0).sqrt()
         # Read here, from the CPU's copy: read in backward, it would make the CPU wait for a GPU.
