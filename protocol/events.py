@@ -3,7 +3,8 @@
 Schema (every event has "event"; numbers are JSON numbers):
   {"event": "start",    "total": int, "scales": int, "device": str, "width": int, "height": int}
   {"event": "progress", "step": int, "total": int, "scale": int, "scales": int,
-                        "losses": {"content": float, "style": float, "tv": float, "total": float},
+                        "losses": {"content": float, "style": float, "tv": float, "edge": float,
+                                   "total": float},
                         "elapsed": float, "eta": float|null}
   {"event": "preview",  "path": str, "step": int}
   {"event": "done",     "output": str, "elapsed": float}

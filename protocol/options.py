@@ -79,6 +79,9 @@ OPTIONS = (
            "of the features' means and covariances (preset decides when not given).",
            choices=("gram", "w2")),
     Option("tv_weight", "float", 0.0, "Total-variation smoothing weight.", 0.0, 1e6),
+    Option("edge_weight", "float", 1.0,
+           "Weight of the edge-band term, which keeps a lighter or darker band (a frame) from "
+           "forming along the picture's edges; 0 turns it off (the paper has none).", 0.0, 1e6),
     Option("style_layers", "layers", STYLE_LAYERS, "VGG-19 layers whose Gram matrices define style."),
     Option("style_layer_weights", "floats", None,
            "One weight per style layer (when not given: equal for the Gram loss, 4:4:2:1:0.5 "

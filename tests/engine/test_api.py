@@ -59,7 +59,7 @@ def test_events_follow_the_protocol_schema_and_count_steps(random_vgg):
     for event in progress:
         fields = {name: event[name] for name in EVENT_FIELDS["progress"]}
         assert decode_event(encode_event("progress", **fields))["step"] == event["step"]
-        assert set(event["losses"]) == {"content", "style", "tv", "total"}
+        assert set(event["losses"]) == {"content", "style", "tv", "edge", "total"}
         assert event["eta"] is None or event["eta"] >= 0
     assert progress[-1]["eta"] == 0
 

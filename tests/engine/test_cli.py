@@ -174,7 +174,7 @@ def test_init_image_is_where_the_run_starts(tmp_path, images):
     image_write.save_picture(Picture(rgb=np.ascontiguousarray(content.rgb[:, ::-1]), bits=16), start)
     result = run_cli(images / "content16.png", images / "style.png", "-o", tmp_path / "out.png",
                      "--init-image", start, "--content-weight", "0", "--style-weight", "0",
-                     *[value if value != "32" else "0" for value in FAST])
+                     "--edge-weight", "0", *[value if value != "32" else "0" for value in FAST])
     assert result.returncode == 0, result.stderr
     written = image_read.load_picture(tmp_path / "out.png")
     # (30 px high: worked on scaled up to 32 px and back, so not sample for sample)

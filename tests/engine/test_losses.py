@@ -172,3 +172,35 @@ def test_w2_style_loss_weights_its_layers():
     value = losses.w2_style_loss({"relu1_1": a, "relu2_1": a}, targets, {"relu1_1": 0.25, "relu2_1": 0.75})
     expected = 0.25 * losses.w2_loss(a, targets["relu1_1"]) + 0.75 * losses.w2_loss(a, targets["relu2_1"])
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_edge_band_loss_ignores_the_contents_own_edges_and_an_even_shift():
+    content = torch.rand(1, 3, 64, 96) * 255
+    content[..., :3, :] = 0.0  # a dark frame of the photo's own
+    shifted = content + 20.0  # the whole picture lighter, the frame kept
+    assert float(losses.edge_band_loss(shifted, content, losses.SIDES)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_edge_band_loss_measures_a_band_on_its_side_and_part_of_a_side():
+    content = torch.full((1, 3, 64, 96), 128.0)
+    framed = content.clone()
+    framed[..., :2, :] -= 51.0  # a band 0.2 darker along the whole top (depth 4: 2 outer rows)
+    # outer rows: -0.2, -0.2; inner mean 0: (0.2^2 + 0.2^2) / 2 over the top only
+    assert float(losses.edge_band_loss(framed, content, ["top"])) == pytest.approx(0.04, rel=1e-5)
+    assert float(losses.edge_band_loss(framed, content, ["bottom", "left"])) < 1e-3
+    assert float(losses.edge_band_loss(framed, content, losses.SIDES)) > 0.01 / 4
+    partly = content.clone()
+    partly[..., :2, :8] -= 51.0  # the first of 12 segments of 8 px
+    assert float(losses.edge_band_loss(partly, content, ["top"])) == pytest.approx(0.04 / 12, rel=1e-5)
+
+
+def test_edge_band_loss_gradient_lightens_a_dark_band():
+    content = torch.full((1, 3, 64, 64), 128.0)
+    framed = content.clone()
+    framed[..., :, -2:] -= 40.0  # right edge
+    framed.requires_grad_(True)
+    losses.edge_band_loss(framed, content, losses.SIDES).backward()
+    grad = framed.grad[0, 0]
+    assert (grad[8:-8, -2:] < 0).all()  # lowering the loss lightens the band...
+    assert (grad[8:-8, -4:-2] > 0).all()  # ...and darkens the strip inside, towards each other
+    assert grad[8:-8, 16:-16].abs().max() == 0  # the middle is left alone

@@ -148,7 +148,7 @@ def test_whole_selection_is_the_whole_layer_run(random_vgg):
 
 # -- start picture -----------------------------------------------------------------------
 
-QUIET = {"content_weight": 0.0, "style_weight": 0.0}  # no loss: the start comes back
+QUIET = {"content_weight": 0.0, "style_weight": 0.0, "edge_weight": 0.0}  # no loss: the start comes back
 
 
 def test_start_picture_is_where_every_scale_starts(random_vgg):

@@ -224,7 +224,7 @@ def test_job_starts_from_its_init_picture(tmp_path, pictures):
     image_write.save_picture(content, tmp_path / "content.pam")
     image_write.save_picture(style, tmp_path / "style0.pam")
     image_write.save_picture(start, tmp_path / "init.pam")
-    options = dict(FAST_OPTIONS, size=0, content_weight=0, style_weight=0)
+    options = dict(FAST_OPTIONS, size=0, content_weight=0, style_weight=0, edge_weight=0)
     job = make_job("content.pam", ["style0.pam"], "result.pam", options, init="init.pam")
     assert job["init"] == "init.pam" and "init" not in make_job("c.pam", ["s.pam"], "r.pam", {})
     process = start_worker(write_job(str(tmp_path), job))
