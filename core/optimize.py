@@ -417,7 +417,7 @@ class Engine:
             edge_term = torch.zeros((), device=self.device) if edge_content is None \
                 else e_scale * losses.edge_band_loss(x, edge_content, sides)
             total = content_term + style_term + tv_term + edge_term
-            total.backward()  # into the features (and the pixels, for total variation)
+            total.backward()  # into the features (and the pixels, for total variation and the edge band)
             taps.backward()  # and from the features through the network into the pixels
             self.last_terms = {"content": content_term.item(), "style": style_term.item(),
                                "tv": tv_term.item(), "edge": edge_term.item(), "total": total.item()}
