@@ -98,21 +98,22 @@ DEFAULT_POOLING = "max"
 # lighter than the photo's own step; the astronaut in The Scream: 4.7 along the top).
 # Seen with its mirror image, an edge pixel counts as an inside one: 1.0 and 1.1, with the
 # other scores unchanged (benchmarks/README.md, "Border step"). The styles' statistics then
-# include their mirrored margins too, a band (8 or 16 px, see margin) of each picture's own
+# include their mirrored margins too, a band (4 or 8 px, see margin) of each picture's own
 # edge. Seen twice, the band's pixels would also move faster than the inside ones:
 # core.optimize paces them (margin_counts, EDGE_PACE_POWER).
 PADDINGS = ("zeros", "replicate", "reflect", "reflect-input", "mirror")
 DEFAULT_PADDING = "mirror"
-INPUT_PAD = 16  # the mirrored margin: one pixel of relu5_x (stride 16)
-# From FINE_AREA pixels on (a run's fine scales), the margin is FINE_PAD px: at 512 px the
-# network's input is then 6% larger than the picture instead of 13%. What the deep layers
-# see of the edge (relu5_1 spans about 150 px) is settled at the coarse scales, where they
-# see most of the picture and the full margin counts; a smaller margin there gave bands
-# along the edges (benchmarks/README.md, "A smaller margin at the coarse scales"). At the
-# fine scales the margin keeps the small layers' edge pixels seen as inside ones.
-# Measured: "A smaller margin at the fine scales".
+INPUT_PAD = 16  # a margin cut off the maps (crop): one relu5_x pixel, so each map crops exactly
+# The margin the losses see: FINE_PAD px, COARSE_PAD below COARSE_AREA pixels (the coarsest
+# scale of a 512 px run). At 512 px the network's input is then 6% larger than the picture
+# instead of 13% with 16 px, at 128 px 13% instead of 56%. It keeps the small layers' edge
+# pixels seen as inside ones. Before the edge-band term (core.losses) a margin under 16 px
+# at the coarse scales left bands along the edges; with it, these margins took 14% off
+# Preview's time with the border step and the style distance within their noise
+# (benchmarks/README.md, "A smaller margin at the coarse scales", "The edge-band term").
 FINE_PAD = 8
-FINE_AREA = 384 * 384
+COARSE_PAD = 4
+COARSE_AREA = 192 * 192
 
 
 @dataclass(frozen=True)
@@ -261,10 +262,13 @@ class VGGFeatures(nn.Module):
 
 
 def margin(height: int, width: int, fine: bool = True) -> int:
-    """The mirrored margin of a height x width picture: INPUT_PAD, or FINE_PAD from
-    FINE_AREA pixels on where fine; less for a picture too thin for it (a mirror needs more
-    pixels than its margin, e.g. a very thin style)."""
-    wanted = FINE_PAD if fine and height * width >= FINE_AREA else INPUT_PAD
+    """The mirrored margin of a height x width picture: where fine (the losses see it),
+    FINE_PAD, or COARSE_PAD below COARSE_AREA pixels; else INPUT_PAD. Less for a picture
+    too thin for it (a mirror needs more pixels than its margin, e.g. a very thin style)."""
+    if not fine:
+        wanted = INPUT_PAD
+    else:
+        wanted = FINE_PAD if height * width >= COARSE_AREA else COARSE_PAD
     return min(wanted, height - 1, width - 1)
 
 

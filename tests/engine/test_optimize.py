@@ -10,7 +10,7 @@ from engine_helpers import load_pixels, load_rgb
 from core import optimize
 from core.api import stylize
 from core.picture import Picture
-from core.vgg import INPUT_PAD, build_network
+from core.vgg import build_network, margin
 from protocol.options import validate_options
 
 
@@ -98,7 +98,7 @@ def test_pixels_the_mirrored_margin_counts_twice_move_at_the_inside_pace(monkeyp
     paced, unpaced = _first_step_change(monkeypatch, 0.5), _first_step_change(monkeypatch, 0.0)
     ratio = paced / unpaced
     usable = (unpaced.abs() > 0.05) & (paced.abs() > 0.0) & (paced.abs() < 255)
-    pad = INPUT_PAD
+    pad = margin(48, 48)
 
     def median_ratio(rows: slice, columns: slice) -> float:
         window = (slice(None), slice(None), rows, columns)

@@ -131,12 +131,17 @@ def test_network_is_truncated_frozen_and_maps_layer_names(embedded):
         out = network(pixels)
         cropped = network(pixels, crop=True)
     assert set(out) == set(cropped) == {"relu1_1", "relu3_1"}
-    # The default keeps the mirrored 16 px margin in the maps (vgg.DEFAULT_PADDING).
-    assert out["relu1_1"].shape == (1, 64, 64, 72)
-    assert out["relu3_1"].shape == (1, 256, 16, 18)
+    # The default keeps the mirrored margin in the maps (vgg.DEFAULT_PADDING), 4 px here.
+    assert vgg.margin(32, 40) == 4
+    assert out["relu1_1"].shape == (1, 64, 40, 48)
+    assert out["relu3_1"].shape == (1, 256, 10, 12)
+    # Cropped: the maps of a 16 px margin, one relu5_x pixel, cut back to the picture.
     assert cropped["relu1_1"].shape == (1, 64, 32, 40)
     assert cropped["relu3_1"].shape == (1, 256, 8, 10)
-    assert torch.equal(cropped["relu3_1"], out["relu3_1"][..., 4:-4, 4:-4])
+    with torch.no_grad():
+        mirrored = torch.nn.functional.pad(network.preprocess(pixels), (16, 16, 16, 16), mode="reflect")
+        full = network.body(mirrored)
+    assert torch.allclose(cropped["relu3_1"], full[..., 4:-4, 4:-4], rtol=1e-4, atol=1e-3)
 
 
 def test_average_pooling_option():
@@ -256,7 +261,7 @@ def test_tapped_maps_are_freed_as_soon_as_the_step_lets_go_of_them():
 def test_margin_counts_say_how_often_the_losses_see_each_pixel():
     network = vgg.VGGFeatures(vgg.random_weights(), ["relu1_1"])  # "mirror", the default
     counts = network.margin_counts(40, 50)[0, 0]
-    pad = vgg.INPUT_PAD
+    pad = vgg.margin(40, 50)
     # Every pixel of the mirrored input is a copy of one of the picture's pixels.
     assert float(counts.sum()) == (40 + 2 * pad) * (50 + 2 * pad)
     assert counts[0, 0] == 1  # the edge rows and columns themselves are not mirrored
@@ -264,13 +269,14 @@ def test_margin_counts_say_how_often_the_losses_see_each_pixel():
     assert counts[1, 1] == 4 and counts[pad, pad] == 4  # within the margin of two edges
     assert counts[pad + 1, 25] == 1 and counts[20, 25] == 1
     # A picture thinner than the margin is mirrored by what it has.
-    assert float(network.margin_counts(5, 50).sum()) == (5 + 2 * 4) * (50 + 2 * 4)
+    assert pad > 2
+    assert float(network.margin_counts(3, 50).sum()) == (3 + 2 * 2) * (50 + 2 * 2)
 
 
-def test_fine_scales_get_the_narrower_margin_and_cropped_maps_the_full_one():
-    assert vgg.FINE_PAD < vgg.INPUT_PAD and vgg.INPUT_PAD % vgg.FINE_PAD == 0
-    side = math.isqrt(vgg.FINE_AREA)
-    assert vgg.margin(side - 1, side) == vgg.INPUT_PAD  # a coarse scale
+def test_coarse_scales_get_the_narrowest_margin_and_cropped_maps_the_full_one():
+    assert vgg.COARSE_PAD < vgg.FINE_PAD < vgg.INPUT_PAD and vgg.INPUT_PAD % vgg.FINE_PAD == 0
+    side = math.isqrt(vgg.COARSE_AREA)
+    assert vgg.margin(side - 1, side) == vgg.COARSE_PAD  # a 512 px run's coarsest scale
     assert vgg.margin(side, side) == vgg.FINE_PAD
     assert vgg.margin(side, side, fine=False) == vgg.INPUT_PAD
     network = vgg.VGGFeatures(vgg.random_weights(), ["relu1_1", "relu5_1"])
