@@ -79,9 +79,10 @@ OPTIONS = (
            "of the features' means and covariances (preset decides when not given).",
            choices=("gram", "w2")),
     Option("tv_weight", "float", 0.0, "Total-variation smoothing weight.", 0.0, 1e6),
-    Option("edge_weight", "float", 1.0,
+    Option("edge_weight", "float", None,
            "Weight of the edge-band term, which keeps a lighter or darker band (a frame) from "
-           "forming along the picture's edges; 0 turns it off (the paper has none).", 0.0, 1e6),
+           "forming along the picture's edges; 0 turns it off (the paper has none; preset "
+           "decides when not given).", 0.0, 1e6),
     Option("style_layers", "layers", STYLE_LAYERS, "VGG-19 layers whose Gram matrices define style."),
     Option("style_layer_weights", "floats", None,
            "One weight per style layer (when not given: equal for the Gram loss, 4:4:2:1:0.5 "
@@ -169,10 +170,15 @@ def _validate_one(option, value):
 PRESETS = {
     # Preview spends its steps mostly at the coarsest scale (84 / 21 / 5 at 3 scales): there
     # the painting's palette arrives for a sixteenth of a full-size step each, so the preview
-    # has Balanced's colours (benchmarks/README.md, "A fair preview").
-    "preview": {"style_loss": "w2", "steps": 110, "size": 512, "scales": 3, "step_ratio": 4.0},
-    "balanced": {"style_loss": "w2", "steps": 200, "size": 768, "scales": 3, "step_ratio": 2.0},
-    "quality": {"style_loss": "w2", "steps": 300, "size": 1024, "scales": 3, "step_ratio": 2.0},
+    # has Balanced's colours (benchmarks/README.md, "A fair preview"). With only 5 steps at
+    # full size, its edge-band term needs 3 times the weight to keep a frame off as well
+    # (benchmarks/README.md, "Preview holds its edges 3 times as hard").
+    "preview": {"style_loss": "w2", "steps": 110, "size": 512, "scales": 3, "step_ratio": 4.0,
+                "edge_weight": 3.0},
+    "balanced": {"style_loss": "w2", "steps": 200, "size": 768, "scales": 3, "step_ratio": 2.0,
+                 "edge_weight": 1.0},
+    "quality": {"style_loss": "w2", "steps": 300, "size": 1024, "scales": 3, "step_ratio": 2.0,
+                "edge_weight": 1.0},
 }
 
 

@@ -33,6 +33,12 @@ def test_explicit_values_win_over_the_preset():
     assert options["size"] == PRESETS["preview"]["size"]
 
 
+def test_preview_holds_the_edges_harder_and_zero_turns_the_term_off():
+    assert validate_options({"preset": "preview"})["edge_weight"] == 3.0
+    assert validate_options({"preset": "quality"})["edge_weight"] == 1.0
+    assert validate_options({"preset": "preview", "edge_weight": 0})["edge_weight"] == 0.0
+
+
 @pytest.mark.parametrize(
     "given, words",
     [
