@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from core.errors import EngineError
+from core.process_exit import exit_now
 from protocol.options import OPTIONS, OptionError, ValidOptions, validate_options
 
 PROGRAM = "neural-style"
@@ -324,5 +325,16 @@ def _silence_stdout() -> None:
         pass
 
 
+def command() -> NoReturn:
+    """`neural-style` and `python -m core`: main(), then the exit. A single run or a usage
+    error leaves nothing to clean up and skips Python's teardown (core.process_exit); the
+    server and batch commands exit the usual way, for aiohttp and Ray to clean up."""
+    argv = sys.argv[1:]
+    status = main(argv)
+    if argv[:1] in (["serve"], ["batch"]):
+        sys.exit(status)
+    exit_now(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

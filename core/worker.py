@@ -22,6 +22,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.process_exit import exit_now
+
 USAGE = "usage: python -m core.worker JOB_FILE\n(the job format is described in docs/protocol.md)"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Weight sources a job may name (not files: a job reads nothing outside its run folder).
@@ -278,6 +280,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.exit(code)
+    exit_now(main())  # the result and the last event are out: skip Python's teardown
