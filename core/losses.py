@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import torch
 
+from core.precision import exact_bfloat16_products
+
 CONTENT_SCALE = 0.16
 STYLE_SCALE = 50.0
 W2_SCALE = 5.0
@@ -79,7 +81,8 @@ class _Moments(torch.autograd.Function):
         ctx.save_for_backward(pixels)
         ctx.shape = (n, c, h, w)
         exact = pixels.to(torch.promote_types(pixels.dtype, torch.float32))
-        gram = torch.bmm(exact.transpose(1, 2), exact) / float(c * h * w)
+        with exact_bfloat16_products(pixels.dtype, pixels.device):
+            gram = torch.bmm(exact.transpose(1, 2), exact) / float(c * h * w)
         return gram, exact.mean(dim=1)
 
     @staticmethod

@@ -8,11 +8,15 @@ after the same number of steps, the same evaluator scores for the presets
 (benchmarks/RESULTS-engine.md); with the engine of 2026-12-02 an engine step at 512 px is
 1.7x faster than in float32 (benchmarks/README.md, "bfloat16 by CPU").
 Everything else stays float32: the optimised pixels and L-BFGS, the Gram matrices' forward
-products and the losses, and the statistics of the fixed targets (their features come from
+products (on a bfloat16 CPU computed exactly by its bfloat16 units, exact_bfloat16_products)
+and the losses, and the statistics of the fixed targets (their features come from
 the network in its precision, so that a picture equal to the content has no content loss).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -56,3 +60,27 @@ def network_precision(device: torch.device) -> torch.dtype | None:
     if device.type == "cpu" and cpu_supports_bf16():
         return torch.bfloat16
     return None
+
+
+@contextmanager
+def exact_bfloat16_products(dtype: torch.dtype, device: torch.device) -> Iterator[None]:
+    """Within it, float32 matrix products on the CPU run on its bfloat16 units (AMX or
+    AVX-512 BF16), summing in float32, when the maps are bfloat16 there; else it does nothing.
+
+    For the float32 copy of a bfloat16 map that loses nothing: each factor is a bfloat16
+    number, and products of two are exact in float32, so only the order of the sums
+    changes (1e-6 relative). torch has no bfloat16-in, float32-out product on the CPU, so
+    this sets torch's process-wide oneDNN flag for the block and puts it back; any other
+    float32 matrix would be rounded to bfloat16 under it. The engine runs one job at a time
+    in a process (core.server.scheduler), so no other thread's products fall under it.
+    Measured in benchmarks/README.md ("Step cost", fifth round)."""
+    matmul = getattr(torch.backends.mkldnn, "matmul", None)  # torch 2.9 and later
+    if dtype != torch.bfloat16 or device.type != "cpu" or matmul is None:
+        yield
+        return
+    before = matmul.fp32_precision
+    matmul.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = before
