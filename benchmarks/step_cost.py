@@ -1,10 +1,13 @@
 """One engine step against the bare network, same process, same precision (issue 12).
 
-The bare network: VGG-19 up to relu5_1 (the deepest layer the presets use), forward plus
-backward to the input pixels, in the engine's precision (core.precision, weights copied once), zero padding,
-no losses. The engine step: one optimiser step of core.optimize.Engine on one scale at the
-same size (network with the engine's padding, content and style losses, total variation,
-L-BFGS), timed between its progress events from the third step on (the first two are warm-up).
+The bare network: VGG-19 up to relu5_1 (the deepest layer the presets use) as torch's own
+layers (Conv2d, ReLU, MaxPool2d), forward plus backward to the input pixels, in the engine's
+precision (core.precision, weights copied once), zero padding, no losses. The engine's
+network: the same through core.vgg.VGGFeatures, which runs each convolution and its ReLU as
+one oneDNN kernel in bfloat16 (core.conv_relu). The engine step: one optimiser step of
+core.optimize.Engine on one scale at the same size (network with the engine's padding,
+content and style losses, total variation, L-BFGS), timed between its progress events from
+the third step on (the first two are warm-up). The ratio is the step's to the bare network's.
 Both are medians over --repeat timings, alternated so that a change in the machine's load
 touches both. Prints one JSON object.
 
@@ -37,11 +40,22 @@ from protocol.options import validate_options  # noqa: E402
 
 
 def bare_step(network: VGGFeatures, pixels: torch.Tensor, dtype: torch.dtype | None) -> float:
+    """torch's own layers (nn.Sequential: Conv2d, ReLU, MaxPool2d), as any VGG-19 runs them."""
+    x = pixels.clone().requires_grad_(True)
+    start = time.perf_counter()
+    body_input = network.preprocess(x.contiguous(memory_format=torch.channels_last))
+    if dtype is not None:
+        body_input = body_input.to(dtype)
+    network.body_in(dtype)(body_input).float().sum().backward()
+    return time.perf_counter() - start
+
+
+def network_step(network: VGGFeatures, pixels: torch.Tensor, dtype: torch.dtype | None) -> float:
+    """The engine's network code (VGGFeatures, with its fused layers), zero padding, no losses."""
     x = pixels.clone().requires_grad_(True)
     start = time.perf_counter()
     feats = network(x.contiguous(memory_format=torch.channels_last), precision=dtype)
-    total = sum(feature.float().sum() for feature in feats.values())
-    total.backward()
+    sum(feature.float().sum() for feature in feats.values()).backward()
     return time.perf_counter() - start
 
 
@@ -74,19 +88,23 @@ def main() -> None:
     bare_network = VGGFeatures(load_weights("embedded"), ["relu5_1"], padding="zeros").to(
         memory_format=torch.channels_last)
     bare_step(bare_network, content, dtype)  # warm-up
+    network_step(bare_network, content, dtype)
     bare: list[float] = []
+    network: list[float] = []
     engine: list[float] = []
     options = {"preset": args.preset, "size": size, "device": "cpu"}
     # Both with the engine's allocator settings (core.heap), which the bare network gets too.
     with reuse_freed_memory():
         for _ in range(args.repeat):
             bare.append(bare_step(bare_network, content, dtype))
+            network.append(network_step(bare_network, content, dtype))
             engine.extend(engine_steps(options, content, style, 5))
     bare_median, engine_median = statistics.median(bare), statistics.median(engine)
     print(json.dumps({
         "size": size, "precision": str(dtype or torch.float32), "threads": torch.get_num_threads(),
-        "bare_forward_backward_s": round(bare_median, 3), "engine_step_s": round(engine_median, 3),
-        "ratio": round(engine_median / bare_median, 2),
+        "bare_forward_backward_s": round(bare_median, 3),
+        "engine_network_s": round(statistics.median(network), 3),
+        "engine_step_s": round(engine_median, 3), "ratio": round(engine_median / bare_median, 2),
         "preset": args.preset, "style_loss": validate_options({"preset": args.preset})["style_loss"]}))
 
 

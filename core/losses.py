@@ -76,6 +76,7 @@ class _Moments(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        ctx.deferred = getattr(features, DEFERRED_MOMENTS, None)
         n, c, h, w = features.shape
         pixels = features.permute(0, 2, 3, 1).reshape(n, h * w, c).contiguous()
         ctx.save_for_backward(pixels)
@@ -92,12 +93,51 @@ class _Moments(torch.autograd.Function):
         if grad_gram is None:
             grad_gram = torch.zeros(n, c, c, dtype=torch.float32, device=pixels.device)
         symmetric = ((grad_gram + grad_gram.transpose(1, 2)) / float(c * h * w)).to(pixels.dtype)
-        if grad_mean is None:
+        share = None if grad_mean is None else (grad_mean / float(h * w)).to(pixels.dtype).view(n, 1, c)
+        if ctx.deferred is not None:
+            ctx.deferred.append((symmetric, share))
+            return None
+        if share is None:
             grad = torch.bmm(pixels, symmetric)
         else:
-            share = (grad_mean / float(h * w)).to(pixels.dtype).view(n, 1, c)
             grad = torch.baddbmm(share, pixels, symmetric)
         return grad.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+# The attribute of a map (N x C x H x W) that asks feature_moments' backward to leave its
+# gradient as (symmetric, share) pairs in this list instead of making it: see
+# defer_moments_gradients.
+DEFERRED_MOMENTS = "deferred_moments_gradients"
+MomentsGradients = list[tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def defer_moments_gradients(features: torch.Tensor) -> MomentsGradients:
+    """From now on, the gradients that feature_moments sends to these features (the tensor
+    itself, not a view of it) are kept in the returned list, for add_moments_gradients.
+
+    Why: made as a map of its own, dF = F S + m is written once and then added into the
+    network's gradient for the map (core.vgg.TappedFeatures), two passes over the map; added
+    by one in-place product (F S added to the gradient as the product runs) and one add, it
+    took 4.6 ms instead of 15 ms at relu1_1 for 512 px on 2 CPU cores."""
+    deferred: MomentsGradients = []
+    setattr(features, DEFERRED_MOMENTS, deferred)
+    return deferred
+
+
+def add_moments_gradients(grad: torch.Tensor, features: torch.Tensor, deferred: MomentsGradients) -> None:
+    """grad (the features' shape) += the gradients deferred for features, in place."""
+    n, c, h, w = grad.shape
+    if not grad.is_contiguous(memory_format=torch.channels_last):
+        dense = torch.zeros_like(features, memory_format=torch.channels_last)
+        add_moments_gradients(dense, features, deferred)
+        grad.add_(dense)
+        return
+    grad_pixels = grad.permute(0, 2, 3, 1).view(n, h * w, c)
+    pixels = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+    for symmetric, share in deferred:
+        grad_pixels.baddbmm_(pixels, symmetric)
+        if share is not None:
+            grad_pixels.add_(share)
 
 
 def feature_moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

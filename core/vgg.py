@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core.conv_relu import fusable, fused_conv_relu
 from core.errors import WeightsError
+from core.losses import MomentsGradients, add_moments_gradients, defer_moments_gradients
 
 # Index of each ReLU in torchvision's vgg19().features.
 LAYER_INDEX = {
@@ -223,8 +225,16 @@ class VGGFeatures(nn.Module):
               crop: bool) -> Iterator[tuple[str, torch.Tensor, int]]:
         """Each requested layer's whole map and the margin to cut from it (0 unless crop)."""
         x, pad = self._body_input(pixels, precision, crop)
-        for index, module in enumerate(self.body_in(precision)):
-            x = module(x)
+        body = self.body_in(precision)
+        fused = False
+        for index, module in enumerate(body):
+            if fused:  # this ReLU ran inside the convolution before it
+                fused = False
+            elif index + 1 < len(body) and isinstance(body[index + 1], nn.ReLU) and fusable(module, x):
+                x = fused_conv_relu(module, x)
+                fused = True
+            else:
+                x = module(x)
             name = self._wanted.get(index)
             if name is not None:
                 yield name, x, pad // self._stride[index] if crop else 0
@@ -257,7 +267,10 @@ class VGGFeatures(nn.Module):
             # Dense, in the network's layout: the losses then read it without copies and its
             # gradient is kept as the losses' backward makes it.
             leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
-            taps.append(_Tap(name, x, trim, leaf.requires_grad_(True)))
+            # Uncropped, the network's gradient for the map has the leaf's shape and layout:
+            # the Gram matrices' and means' gradients can then be added into it in place.
+            moments = None if trim else defer_moments_gradients(leaf)
+            taps.append(_Tap(name, x, trim, leaf.requires_grad_(True), moments))
         return TappedFeatures(taps)
 
 
@@ -288,6 +301,7 @@ class _Tap:
     full: torch.Tensor  # the layer's whole map, margin included, in the network's graph
     trim: int  # the margin cut off for the losses at this layer (0 with "mirror")
     leaf: torch.Tensor  # the map as the losses see it, detached
+    moments: MomentsGradients | None  # the leaf's deferred Gram and mean gradients
 
 
 class TappedFeatures:
@@ -299,7 +313,8 @@ class TappedFeatures:
     up to three passes over every tapped map, about a fifth of an engine step at 512 px on
     2 CPU cores (benchmarks/step_cost.py). Here the losses' gradients are added in place
     into the network's own gradient (on the cropped part only, where there is a crop) as
-    the backward pass reaches each layer."""
+    the backward pass reaches each layer. The Gram matrices' and means' gradients are not
+    even made as maps: they are added by one in-place product each (defer_moments_gradients)."""
 
     def __init__(self, taps: list[_Tap]) -> None:
         self._taps = taps
@@ -308,25 +323,35 @@ class TappedFeatures:
     def backward(self) -> None:
         """Backward through the network from the leaves' gradients (after the losses'
         backward filled them); the input pixels' .grad gets the result."""
-        pending = [tap for tap in self._taps if tap.leaf.grad is not None]
+        pending = [tap for tap in self._taps if tap.leaf.grad is not None or tap.moments]
         if not pending:
             return
         *above, root = pending
         for tap in above:
-            tap.full.register_hook(_adder(tap.leaf.grad, tap.trim))
+            tap.full.register_hook(_adder(tap.leaf, tap.moments, tap.trim))
+        grad = root.leaf.grad
+        if root.moments:
+            if grad is None:
+                grad = torch.zeros_like(root.leaf, memory_format=torch.channels_last)
+            add_moments_gradients(grad, root.leaf, root.moments)
         # Backward from a scalar: torch.autograd.backward with a gradient map imports sympy
         # on its first call (0.34 s of every run). d sum(crop * grad) / d full is grad on the
         # crop and zero on the margin, and the deepest map is small (1/256 of the pixels).
-        (_cropped(root.full, root.trim) * root.leaf.grad).sum().backward()
+        (_cropped(root.full, root.trim) * grad).sum().backward()
 
 
-def _adder(leaf_grad: torch.Tensor, trim: int) -> Callable[[torch.Tensor], torch.Tensor]:
+def _adder(leaf: torch.Tensor, moments: MomentsGradients | None,
+           trim: int) -> Callable[[torch.Tensor], torch.Tensor]:
     # Not the tap itself: a hook that held its map would make a reference cycle, and maps
-    # of hundreds of MB would wait for Python's cycle collector (12 GB in one run).
+    # of hundreds of MB would wait for Python's cycle collector (12 GB in one run). The
+    # leaf is a detached tensor of its own (sharing the map's memory) that holds no hook.
     def add(grad: torch.Tensor) -> torch.Tensor:
         # The gradient from the layer above is a new tensor (a convolution's or pooling's
         # backward): adding in place saves a pass over the whole map.
-        _cropped(grad, trim).add_(leaf_grad)
+        if leaf.grad is not None:
+            _cropped(grad, trim).add_(leaf.grad)
+        if moments:
+            add_moments_gradients(grad, leaf, moments)  # uncropped: see VGGFeatures.tapped
         return grad
     return add
 

@@ -132,6 +132,37 @@ def test_gram_matrix_gradient_of_a_cropped_bfloat16_map_has_the_maps_precision()
     assert torch.allclose(inner, expected, rtol=1e-2)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_deferred_moments_gradients_add_what_the_backward_would_have_made(layout):
+    # The engine's tapped maps ask feature_moments to leave their gradient as products,
+    # added in place into the network's gradient (core.vgg.TappedFeatures): the same sum.
+    torch.manual_seed(0)
+    maps = torch.rand(1, 6, 5, 7, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weights = torch.randn(1, 6, 6, dtype=torch.float64)
+
+    def loss_of(features):
+        gram, mean = losses.feature_moments(features)
+        return (gram * weights).sum() + (mean ** 3).sum()
+
+    dense = maps.clone().requires_grad_(True)
+    loss_of(dense).backward()
+    loss_of(dense).backward()  # two uses of one map add up
+    deferred_map = maps.clone().requires_grad_(True)
+    deferred = losses.defer_moments_gradients(deferred_map)
+    loss_of(deferred_map).backward()
+    loss_of(deferred_map).backward()
+    assert deferred_map.grad is None and len(deferred) == 2
+    from_above = torch.randn(1, 6, 5, 7, dtype=torch.float64).contiguous(memory_format=layout)
+    total = from_above.clone()
+    losses.add_moments_gradients(total, deferred_map.detach(), deferred)
+    assert torch.allclose(total, from_above + dense.grad)
+    # A view of the map is not the map: its gradient is made as usual.
+    view_grad = maps.clone().requires_grad_(True)
+    losses.defer_moments_gradients(view_grad)
+    loss_of(view_grad[:, :, 1:, :]).backward()
+    assert view_grad.grad is not None and torch.all(view_grad.grad[:, :, 0] == 0)
+
+
 def _gaussian_target(features: torch.Tensor) -> losses.GaussianTarget:
     stats = losses.StyleStats(losses.gram_matrix(features)[0], features.mean(dim=(0, 2, 3)))
     return losses.gaussian_targets([{"layer": stats}], [1.0], ["layer"])["layer"]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from engine_helpers import load_pixels
 
-from core import vgg
+from core import losses, vgg
 from core.errors import WeightsError
 
 
@@ -226,9 +226,15 @@ def test_tapped_features_give_the_pixels_autograds_gradient(padding):
     torch.manual_seed(0)
     pixels = torch.rand(1, 3, 40, 56) * 255
     weights = {"relu1_1": 1.0, "relu2_1": 0.0, "relu2_2": 3.0, "relu3_1": 0.5}  # relu2_1 unused
+    style = {name: torch.randn(1, 1, 1) for name in weights}
 
     def loss_of(features):
-        return sum(weight * (features[name] ** 2).mean() for name, weight in weights.items() if weight)
+        # Squares (a dense gradient), and Gram matrices and means (deferred, added in place).
+        total = sum(weight * (features[name] ** 2).mean() for name, weight in weights.items() if weight)
+        for name in ("relu1_1", "relu3_1"):
+            gram, mean = losses.feature_moments(features[name])
+            total = total + 1e3 * ((gram - style[name]) ** 2).mean() + (mean ** 2).sum()
+        return total
 
     plain = pixels.clone().requires_grad_(True)
     loss_of(network(plain)).backward()
@@ -250,9 +256,10 @@ def test_tapped_maps_are_freed_as_soon_as_the_step_lets_go_of_them():
     try:
         taps = network.tapped(pixels)
         maps = [weakref.ref(tap.full) for tap in taps._taps]
-        sum((feature ** 2).mean() for feature in taps.features.values()).backward()
+        loss = sum((feature ** 2).mean() for feature in taps.features.values())
+        (loss + losses.gram_matrix(taps.features["relu1_1"]).sum()).backward()
         taps.backward()
-        del taps
+        del taps, loss
         assert all(ref() is None for ref in maps)
     finally:
         gc.enable()

@@ -1,0 +1,63 @@
+"""The fused convolution and ReLU: the same maps and gradients as torch's two layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from core import conv_relu, vgg
+
+needs_onednn_bfloat16 = pytest.mark.skipif(not conv_relu._available(),
+                                           reason="no oneDNN bfloat16 convolutions here (AVX2)")
+
+
+def _bfloat16_conv(channels_in: int, channels_out: int) -> nn.Conv2d:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+    return conv.to(torch.bfloat16).requires_grad_(False)
+
+
+@needs_onednn_bfloat16
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_fused_layer_equals_convolution_then_relu_bit_for_bit_in_bfloat16(layout):
+    conv = _bfloat16_conv(16, 32)
+    x = torch.randn(1, 16, 23, 31).to(torch.bfloat16).contiguous(memory_format=layout)
+    assert conv_relu.fusable(conv, x)
+    plain_input = x.clone().requires_grad_(True)
+    plain = torch.relu(conv(plain_input))
+    fused_input = x.clone().requires_grad_(True)
+    fused = conv_relu.fused_conv_relu(conv, fused_input)
+    assert torch.equal(fused, plain) and bool((fused == 0).any()) and bool((fused > 0).any())
+    from_above = torch.randn_like(plain)
+    plain.backward(from_above)
+    fused.backward(from_above)
+    assert torch.equal(fused_input.grad, plain_input.grad)
+
+
+def test_only_bfloat16_zero_padded_3x3_convolutions_on_the_cpu_are_fused():
+    x = torch.randn(1, 16, 8, 8).to(torch.bfloat16)
+    assert not conv_relu.fusable(_bfloat16_conv(16, 8).float(), x.float())  # float32 sums differ
+    reflect = _bfloat16_conv(16, 8)
+    reflect.padding_mode = "reflect"
+    assert not conv_relu.fusable(reflect, x)
+    assert not conv_relu.fusable(nn.ReLU(), x)
+
+
+@needs_onednn_bfloat16
+def test_the_networks_bfloat16_maps_and_gradient_are_those_of_torchs_own_layers(monkeypatch):
+    network = vgg.VGGFeatures(vgg.random_weights(3), ["relu1_1", "relu2_1", "relu3_1"])
+    torch.manual_seed(1)
+    pixels = torch.rand(1, 3, 36, 44) * 255
+
+    def run():
+        x = pixels.clone().requires_grad_(True)
+        maps = network(x, precision=torch.bfloat16)
+        sum((m.float() * m.float()).mean() for m in maps.values()).backward()
+        return maps, x.grad
+
+    fused_maps, fused_grad = run()
+    monkeypatch.setattr(vgg, "fusable", lambda conv, x: False)
+    plain_maps, plain_grad = run()
+    assert all(torch.equal(fused_maps[name], plain_maps[name]) for name in plain_maps)
+    assert torch.equal(fused_grad, plain_grad)
