@@ -40,6 +40,7 @@ import torch
 from core import color, losses
 from core.errors import Cancelled
 from core.heap import reuse_freed_memory
+from core.lbfgs import LBFGS
 from core.planning import Scale, no_grad_pixel_budget, pixel_budget, plan
 from core.precision import network_precision
 from core.resample import resize
@@ -56,26 +57,15 @@ LBFGS_HISTORY_BYTES = 256 * 2 ** 20
 # ended 20% flatter than the inside, with 0.5 as textured as the inside and without the
 # fringe (benchmarks/README.md, "The edge band's pace").
 EDGE_PACE_POWER = 0.5
-# See size_raw_gradient_step: the largest change of any pixel (0..255) in such a step.
+# While L-BFGS has no curvature pair it steps along the raw gradient, and torch sized those
+# steps badly for pictures. Its first step is 1/|g|_1, a change of one level over the whole
+# picture: the gradient difference of the first pair is then below bfloat16's rounding, the
+# pair is rejected (y.s under an absolute 1e-10), and with an empty history it stepped the
+# full raw gradient, orders of magnitude too far (in bfloat16 the loss of the third step
+# was 3e8 times the first; with reflected borders, core.vgg, a 48 px grey picture's loss
+# grew 1e6-fold in float32). A step of a few levels is a useful step, and its pair is
+# measurable in bfloat16: such a step moves no pixel more than this (0..255; core.lbfgs).
 RAW_STEP_LEVELS = 2.0
-
-
-def skip_dynamo_import() -> None:
-    """Spare L-BFGS runs torch._dynamo's import (0.85 s of every run on a 2-core AMD EPYC).
-
-    torch.optim wraps add_param_group and zero_grad in torch._disable_dynamo, which imports
-    torch._dynamo on the first call only to mark them as never compiled, and keeps the
-    marked function on the wrapped one as `__dynamo_disable`. The engine never compiles, so
-    the plain function is its own mark. Should a torch release wrap them otherwise, this
-    does nothing and the import comes back (tests/engine/test_optimize.py notices). Adam's
-    step imports torch._dynamo itself; only the L-BFGS presets gain."""
-    for method in (torch.optim.Optimizer.add_param_group, torch.optim.Optimizer.zero_grad):
-        plain = getattr(method, "__wrapped__", None)
-        if plain is not None and getattr(plain, "__dynamo_disable", None) is None:
-            setattr(plain, "__dynamo_disable", plain)
-
-
-skip_dynamo_import()
 
 
 @dataclass(frozen=True)
@@ -135,32 +125,6 @@ def style_size(style: torch.Tensor, scale: Scale, style_scale: float, area: floa
 
 def layer_stride(layer: str) -> int:
     return 2 ** sum(1 for pool in POOL_INDICES if pool < LAYER_INDEX[layer])
-
-
-def size_raw_gradient_step(optimiser: torch.optim.LBFGS, x: torch.Tensor,
-                           before: torch.Tensor) -> None:
-    """Resize a step that L-BFGS just took along the raw gradient, so that no pixel moved
-    more than RAW_STEP_LEVELS (0..255).
-
-    L-BFGS steps along the raw gradient while it has no curvature pair, and torch sizes
-    those steps badly for pictures. Its first step is 1/|g|_1, a change of one level over
-    the whole picture: the gradient difference of the first pair is then below bfloat16's
-    rounding, torch rejects the pair (y.s under an absolute 1e-10), and with an empty
-    history it steps the full raw gradient, orders of magnitude too far (in bfloat16 the
-    loss of the third step was 3e8 times the first; with reflected borders, core.vgg, a
-    48 px grey picture's loss grew 1e6-fold in float32). A step of a few levels is a
-    useful step, and its pair is measurable in bfloat16. The state's step length is
-    updated so that the next pair stays exact."""
-    state = optimiser.state[x]
-    if state.get("n_iter", 0) < 1 or state["old_dirs"]:
-        return
-    largest = float(state["d"].abs().max())
-    if largest == 0:
-        return
-    wanted = RAW_STEP_LEVELS / largest
-    with torch.no_grad():  # from `before` (x ahead of the step): no rounding of a big step
-        torch.add(before, state["d"].view_as(x), alpha=wanted, out=x)
-    state["t"] = wanted
 
 
 def in_style_colours(content: torch.Tensor, styles: Sequence[torch.Tensor],
@@ -383,11 +347,10 @@ class Engine:
         if grad_scale is not None:
             x.register_hook(lambda grad: grad * grad_scale)
         if settings.optimizer == "adam":
-            optimiser: torch.optim.Optimizer = torch.optim.Adam([x], lr=settings.learning_rate)
+            optimiser: torch.optim.Optimizer | LBFGS = torch.optim.Adam([x], lr=settings.learning_rate)
         else:
             history = int(min(50, max(5, LBFGS_HISTORY_BYTES // (8 * x.numel()))))
-            optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history,
-                                          tolerance_grad=0.0, tolerance_change=0.0)
+            optimiser = LBFGS(x, history, raw_step=RAW_STEP_LEVELS)
         c_scale = settings.content_weight * losses.CONTENT_SCALE
         s_scale = settings.style_weight * (losses.W2_SCALE if settings.style_loss == "w2"
                                            else losses.STYLE_SCALE)
@@ -396,7 +359,6 @@ class Engine:
         sides = picture_edges(tile, *content.shape[-2:])
         edge_content = content[window].to(self.device) if e_scale and sides else None
         pixels = tile.height * tile.width
-        lbfgs = isinstance(optimiser, torch.optim.LBFGS)
 
         def closure() -> torch.Tensor:
             self.check_stop()
@@ -424,13 +386,7 @@ class Engine:
             return total
 
         for _ in range(tile.steps):
-            # Only while L-BFGS has no curvature pair does it step along the raw gradient;
-            # once it has one its history never empties again, so the copy stops.
-            before = x.detach().clone() if lbfgs and not optimiser.state[x].get("old_dirs") else None
-            iterations = optimiser.state[x].get("n_iter", 0)
             optimiser.step(closure)
-            if before is not None and optimiser.state[x].get("n_iter", 0) > iterations:  # it stepped
-                size_raw_gradient_step(optimiser, x, before)
             if settings.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 255)

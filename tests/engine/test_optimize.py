@@ -9,6 +9,7 @@ from engine_helpers import load_pixels, load_rgb
 
 from core import optimize
 from core.api import stylize
+from core.lbfgs import LBFGS
 from core.picture import Picture
 from core.vgg import build_network, margin
 from protocol.options import validate_options
@@ -43,11 +44,10 @@ def test_the_first_lbfgs_steps_never_blow_the_loss_up(monkeypatch, precision, st
 
 
 def _guarded_lbfgs_steps(size: int, loss_of, steps: int):
-    """L-BFGS as the engine runs it (one iteration a step, size_raw_gradient_step after
-    each) on loss_of(x) for x starting at zeros; yields x and L-BFGS's state after each step."""
+    """L-BFGS as the engine runs it (one iteration a step, raw gradient steps of
+    RAW_STEP_LEVELS) on loss_of(x) for x starting at zeros; yields x and the optimiser."""
     x = torch.zeros(size, requires_grad=True)
-    optimiser = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=5,
-                                  tolerance_grad=0.0, tolerance_change=0.0)
+    optimiser = LBFGS(x, 5, raw_step=optimize.RAW_STEP_LEVELS)
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
@@ -56,21 +56,21 @@ def _guarded_lbfgs_steps(size: int, loss_of, steps: int):
         return loss
 
     for _ in range(steps):
-        before = x.detach().clone()
         optimiser.step(closure)
-        optimize.size_raw_gradient_step(optimiser, x, before)
-        yield x.detach(), optimiser.state[x]
+        yield x.detach(), optimiser
 
 
 def test_every_raw_gradient_step_moves_the_largest_pixel_by_the_set_levels():
-    # A linear loss has no curvature: torch rejects every pair (y.s = 0) and, its history
-    # empty, steps the raw gradient: 1e6 levels here, and 0.01 for its first step (1/|g|_1).
-    # The guard sizes each such step to RAW_STEP_LEVELS, and keeps L-BFGS's step length in
-    # step with what was done.
+    # A linear loss has no curvature: every pair is rejected (y.s = 0) and, its history
+    # empty, torch's L-BFGS stepped the raw gradient: 1e6 levels here, and 0.01 for its
+    # first step (1/|g|_1). Such steps are sized to RAW_STEP_LEVELS, and the step length
+    # kept is the one taken.
     steps = _guarded_lbfgs_steps(100, lambda x: 1e6 * x.sum(), 3)
-    for count, (x, state) in enumerate(steps, start=1):
+    for count, (x, optimiser) in enumerate(steps, start=1):
+        assert optimiser.pairs == 0
         assert float(x.abs().max()) == pytest.approx(count * optimize.RAW_STEP_LEVELS)
-        assert float((state["d"] * state["t"]).abs().max()) == pytest.approx(optimize.RAW_STEP_LEVELS)
+        assert float((optimiser.direction * optimiser.step_length).abs().max()) == \
+            pytest.approx(optimize.RAW_STEP_LEVELS)
 
 
 def test_a_step_with_a_curvature_pair_is_left_as_lbfgs_took_it():
@@ -113,7 +113,8 @@ def test_pixels_the_mirrored_margin_counts_twice_move_at_the_inside_pace(monkeyp
 
 def test_an_lbfgs_run_never_imports_torch_dynamo_or_sympy():
     """Their imports cost every run 0.85 and 0.34 s before its first step on a 2-core AMD EPYC
-    (core.optimize.skip_dynamo_import, core.vgg.TappedFeatures.backward)."""
+    (torch.optim imports torch._dynamo, which core.lbfgs does not use; sympy:
+    core.vgg.TappedFeatures.backward)."""
     import subprocess
     import sys
 
