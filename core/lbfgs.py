@@ -71,14 +71,16 @@ class LBFGS:
             direction = grad.neg()
         else:
             direction = self._direction(grad)
-        if self._previous_grad is None:
-            self._previous_grad = grad.clone()
-            length = min(1.0, 1.0 / float(grad.abs().sum()))
-        else:
-            self._previous_grad.copy_(grad)
-            length = 1.0
         if self.raw_step is not None and not self._order:
             length = self.raw_step / float(direction.abs().max())
+        elif self._previous_grad is None:
+            length = min(1.0, 1.0 / float(grad.abs().sum()))
+        else:
+            length = 1.0
+        if self._previous_grad is None:
+            self._previous_grad = grad.clone()
+        else:
+            self._previous_grad.copy_(grad)
         self.direction, self.step_length = direction, length
         if float(grad.dot(direction)) > 0:
             return loss  # not a descent direction: no step (torch's tolerance_change of 0)
@@ -102,8 +104,11 @@ class LBFGS:
         if not self._order:
             return grad * -self._gamma
         rows = self._history[:2 * len(self._order)]
-        self._columns[0].copy_(grad)
-        columns = self._columns if keep else self._columns[:1]
+        if keep:
+            self._columns[0].copy_(grad)
+            columns = self._columns
+        else:
+            columns = grad.unsqueeze(0)
         # One pass over the history for S^T g, Y^T g and, for a new pair, its products.
         # (columns x history^T: MKL's product the other way round, with 3 columns, took 28
         # ms instead of 13 at 512 px.)
