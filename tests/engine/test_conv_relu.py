@@ -12,6 +12,17 @@ needs_onednn_bfloat16 = pytest.mark.skipif(not conv_relu._available(),
                                            reason="no oneDNN bfloat16 convolutions here (AVX2)")
 
 
+def _within_bfloat16_steps(a: torch.Tensor, b: torch.Tensor, steps: float) -> bool:
+    """a equals b within `steps` bfloat16 spacings at b's largest magnitude (2^-7 of it).
+
+    On the CPUs measured (AMX; oneDNN limited to AVX-512 BF16 and to AVX-512) the fused layer
+    was equal bit for bit (benchmarks/README.md, "Step cost", sixth round); another CPU's
+    oneDNN may pick another kernel and sum in another order, which this margin allows. A
+    missing ReLU or a wrong padding is off by the map's own magnitude."""
+    a, b = a.detach().float(), b.detach().float()
+    return float((a - b).abs().max()) <= steps * 2.0 ** -7 * float(b.abs().max())
+
+
 def _bfloat16_conv(channels_in: int, channels_out: int) -> nn.Conv2d:
     torch.manual_seed(0)
     conv = nn.Conv2d(channels_in, channels_out, 3, padding=1)
@@ -20,7 +31,7 @@ def _bfloat16_conv(channels_in: int, channels_out: int) -> nn.Conv2d:
 
 @needs_onednn_bfloat16
 @pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
-def test_fused_layer_equals_convolution_then_relu_bit_for_bit_in_bfloat16(layout):
+def test_fused_layer_equals_convolution_then_relu_in_bfloat16(layout):
     conv = _bfloat16_conv(16, 32)
     x = torch.randn(1, 16, 23, 31).to(torch.bfloat16).contiguous(memory_format=layout)
     assert conv_relu.fusable(conv, x)
@@ -28,11 +39,12 @@ def test_fused_layer_equals_convolution_then_relu_bit_for_bit_in_bfloat16(layout
     plain = torch.relu(conv(plain_input))
     fused_input = x.clone().requires_grad_(True)
     fused = conv_relu.fused_conv_relu(conv, fused_input)
-    assert torch.equal(fused, plain) and bool((fused == 0).any()) and bool((fused > 0).any())
+    assert _within_bfloat16_steps(fused, plain, 1)
+    assert bool((fused == 0).any()) and bool((fused > 0).any()) and not bool((fused < 0).any())
     from_above = torch.randn_like(plain)
     plain.backward(from_above)
     fused.backward(from_above)
-    assert torch.equal(fused_input.grad, plain_input.grad)
+    assert _within_bfloat16_steps(fused_input.grad, plain_input.grad, 1)
 
 
 def test_only_bfloat16_zero_padded_3x3_convolutions_on_the_cpu_are_fused():
@@ -59,5 +71,6 @@ def test_the_networks_bfloat16_maps_and_gradient_are_those_of_torchs_own_layers(
     fused_maps, fused_grad = run()
     monkeypatch.setattr(vgg, "fusable", lambda conv, x: False)
     plain_maps, plain_grad = run()
-    assert all(torch.equal(fused_maps[name], plain_maps[name]) for name in plain_maps)
-    assert torch.equal(fused_grad, plain_grad)
+    # Five layers deep, a step's difference in one layer can grow through the next ones.
+    assert all(_within_bfloat16_steps(fused_maps[name], plain_maps[name], 4) for name in plain_maps)
+    assert _within_bfloat16_steps(fused_grad, plain_grad, 4)
