@@ -109,6 +109,18 @@ def test_nothing_appears_after_remove_partial_files_returns(tmp_path, monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(os, "open" if moment == "create" else "replace", racing)
+    if moment == "create":
+        # Python's lock is not fair: once the temporary exists, the writer could take the
+        # lock back for the rename before the waiting stop does. Holding the writer at
+        # fsync (between the two locked sections) until the stop has returned makes the
+        # stop come first, as it does when the watchdog fires during the create.
+        real_fsync = os.fsync
+
+        def fsync_after_the_stop(descriptor):
+            threads[0][0].join(5)
+            return real_fsync(descriptor)
+
+        monkeypatch.setattr(os, "fsync", fsync_after_the_stop)
     try:
         atomic_files.write_atomically(tmp_path / "preview.pam", lambda out: out.write(b"new preview"))
     except Cancelled:
