@@ -9,6 +9,13 @@ to the output's precision, so the maps are the same bit for bit in bfloat16. Not
 float32: there the fused kernel sums in another order than torch's own convolution, and was
 no faster (a Preview at 256 px, 13.6 s against 13.2 s). The backward is torch's own two
 steps (ReLU's mask, then the convolution's gradient to its input).
+
+Where VGG's 2 x 2 max pooling follows (and nothing else reads the ReLU's map), the ReLU's
+mask is applied to the pooled gradient, a quarter of the map, before the pooling's backward
+instead of to the whole map after it. The same numbers: the pooling's backward puts each
+pooled gradient on its window's largest value (the windows do not overlap) and zeros
+elsewhere, and the ReLU's mask keeps it there exactly where that value, the pooled one, is
+above zero.
 """
 
 from __future__ import annotations
@@ -60,3 +67,40 @@ class _ConvReLU(torch.autograd.Function):
 def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """relu(conv(x)) in one pass (see fusable); gradients only to x, as the network is frozen."""
     return _ConvReLU.apply(x, conv.weight, conv.bias)
+
+
+_POOL = ([2, 2], [2, 2], [0, 0], [1, 1], False)  # kernel, stride, padding, dilation, ceil_mode
+
+
+def poolable(pool: nn.Module) -> bool:
+    """Whether pool is VGG's 2 x 2 max pooling, which fused_conv_relu_pool can take in."""
+    return (isinstance(pool, nn.MaxPool2d) and pool.kernel_size in (2, (2, 2))
+            and pool.stride in (2, (2, 2)) and pool.padding in (0, (0, 0))
+            and pool.dilation in (1, (1, 1)) and not pool.ceil_mode and not pool.return_indices)
+
+
+class _ConvReLUMaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
+        pooled, indices = torch.ops.aten.max_pool2d_with_indices(y, *_POOL)
+        # y only for the pooling's backward, which takes its shape and layout from it.
+        ctx.save_for_backward(x, weight, y, pooled, indices)
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+        x, weight, y, pooled, indices = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        kept = torch.ops.aten.threshold_backward(grad, pooled, 0)  # the ReLU's mask, see above
+        before_relu = torch.ops.aten.max_pool2d_with_indices_backward(kept, y, *_POOL, indices)
+        grad_x = torch.ops.aten.convolution_backward(
+            before_relu, x, weight, None, _ONE, _ONE, _ONE, False, [0, 0], 1, [True, False, False])[0]
+        return grad_x, None, None
+
+
+def fused_conv_relu_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """max_pool(relu(conv(x))) with 2 x 2 windows (see fusable and poolable); the ReLU's map
+    is not handed out, so nothing else may read it."""
+    return _ConvReLUMaxPool.apply(x, conv.weight, conv.bias)

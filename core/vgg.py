@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.conv_relu import fusable, fused_conv_relu
+from core.conv_relu import fusable, fused_conv_relu, fused_conv_relu_pool, poolable
 from core.errors import WeightsError
 from core.losses import MomentsGradients, add_moments_gradients, defer_moments_gradients
 
@@ -226,18 +226,22 @@ class VGGFeatures(nn.Module):
         """Each requested layer's whole map and the margin to cut from it (0 unless crop)."""
         x, pad = self._body_input(pixels, precision, crop)
         body = self.body_in(precision)
-        fused = False
-        for index, module in enumerate(body):
-            if fused:  # this ReLU ran inside the convolution before it
-                fused = False
-            elif index + 1 < len(body) and isinstance(body[index + 1], nn.ReLU) and fusable(module, x):
-                x = fused_conv_relu(module, x)
-                fused = True
+        index = 0
+        while index < len(body):
+            module = body[index]
+            if index + 1 < len(body) and isinstance(body[index + 1], nn.ReLU) and fusable(module, x):
+                # The ReLU runs inside the convolution, and so does the pooling after it
+                # where no loss reads the ReLU's map.
+                if index + 2 < len(body) and poolable(body[index + 2]) and index + 1 not in self._wanted:
+                    x, index = fused_conv_relu_pool(module, x), index + 2
+                else:
+                    x, index = fused_conv_relu(module, x), index + 1
             else:
                 x = module(x)
             name = self._wanted.get(index)
             if name is not None:
                 yield name, x, pad // self._stride[index] if crop else 0
+            index += 1
 
     def margin_counts(self, height: int, width: int) -> torch.Tensor | None:
         """How many times the losses see each pixel of a height x width picture: 1 x 1 x H x W,

@@ -74,3 +74,50 @@ def test_the_networks_bfloat16_maps_and_gradient_are_those_of_torchs_own_layers(
     # Five layers deep, a step's difference in one layer can grow through the next ones.
     assert all(_within_bfloat16_steps(fused_maps[name], plain_maps[name], 4) for name in plain_maps)
     assert _within_bfloat16_steps(fused_grad, plain_grad, 4)
+
+
+@needs_onednn_bfloat16
+@pytest.mark.parametrize("size", [(22, 30), (23, 31)])  # odd: the last row and column are left out
+def test_fused_pooling_gives_the_same_bits_as_pooling_after_the_fused_layer(size):
+    conv = _bfloat16_conv(16, 32)
+    x = torch.randn(1, 16, *size).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    pool = nn.MaxPool2d(2, 2)
+    assert conv_relu.poolable(pool) and not conv_relu.poolable(nn.AvgPool2d(2, 2))
+    assert not conv_relu.poolable(nn.MaxPool2d(2, 2, ceil_mode=True))
+    apart_input = x.clone().requires_grad_(True)
+    apart = pool(conv_relu.fused_conv_relu(conv, apart_input))
+    fused_input = x.clone().requires_grad_(True)
+    fused = conv_relu.fused_conv_relu_pool(conv, fused_input)
+    assert torch.equal(fused, apart)
+    assert bool((fused == 0).any()), "some windows must be all zero for the mask to matter"
+    from_above = torch.randn_like(apart)
+    apart.backward(from_above)
+    fused.backward(from_above)
+    assert torch.equal(fused_input.grad, apart_input.grad)
+    assert bool((fused_input.grad != 0).any())
+
+
+@needs_onednn_bfloat16
+@pytest.mark.parametrize("layers", [["relu1_1", "relu2_1", "relu3_1", "relu4_2"], ["relu1_2", "relu2_2"]])
+def test_the_network_pools_inside_the_fused_layer_only_where_no_loss_reads_the_relu(monkeypatch, layers):
+    network = vgg.VGGFeatures(vgg.random_weights(3), layers)
+    torch.manual_seed(1)
+    pixels = torch.rand(1, 3, 37, 44) * 255
+    pooled_in = []
+    real = vgg.fused_conv_relu_pool
+    monkeypatch.setattr(vgg, "fused_conv_relu_pool",
+                        lambda conv, x: pooled_in.append(x.shape[1]) or real(conv, x))
+
+    def run():
+        x = pixels.clone().requires_grad_(True)
+        maps = network(x, precision=torch.bfloat16)
+        sum((m.float() * m.float()).mean() for m in maps.values()).backward()
+        return maps, x.grad
+
+    fused_maps, fused_grad = run()
+    # Blocks 1-3 pool after convolutions of 64, 128 and 256 channels; a read ReLU map stays.
+    assert pooled_in == ([64, 128, 256] if layers[0] == "relu1_1" else [])
+    monkeypatch.setattr(vgg, "poolable", lambda pool: False)
+    apart_maps, apart_grad = run()
+    assert all(torch.equal(fused_maps[name], apart_maps[name]) for name in layers)
+    assert torch.equal(fused_grad, apart_grad)
