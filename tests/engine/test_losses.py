@@ -205,6 +205,23 @@ def test_w2_style_loss_weights_its_layers():
     assert value.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_w2_style_loss_gradient_over_full_and_few_pixel_layers_matches_finite_differences():
+    # Both forms in one loss: 4 channels over 25 pixels (C x C) and 6 channels over 4 pixels
+    # (the pixels x pixels form, for deep layers at coarse scales).
+    torch.manual_seed(4)
+    targets = {"wide": _gaussian_target(torch.rand(1, 4, 5, 5, dtype=torch.float64)),
+               "deep": _gaussian_target(torch.rand(1, 6, 4, 4, dtype=torch.float64))}
+    wide = (torch.rand(1, 4, 5, 5, dtype=torch.float64) + 0.5).requires_grad_(True)
+    deep = (torch.rand(1, 6, 2, 2, dtype=torch.float64) + 0.5).requires_grad_(True)
+
+    def loss(wide, deep):
+        return losses.w2_style_loss({"wide": wide, "deep": deep}, targets, {"wide": 0.3, "deep": 1.0})
+
+    # The pixels x pixels matrix of centred features always has an eigenvalue 0, and the
+    # square root of its rounding noise (1e-9) swamps differences over gradcheck's 1e-6.
+    assert torch.autograd.gradcheck(loss, (wide, deep), eps=1e-4, atol=1e-5)
+
+
 def test_edge_band_loss_ignores_the_contents_own_edges_and_an_even_shift():
     content = torch.rand(1, 3, 64, 96) * 255
     content[..., :3, :] = 0.0  # a dark frame of the photo's own
