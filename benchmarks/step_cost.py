@@ -4,7 +4,8 @@ The bare network: VGG-19 up to relu5_1 (the deepest layer the presets use) as to
 layers (Conv2d, ReLU, MaxPool2d), forward plus backward to the input pixels, in the engine's
 precision (core.precision, weights copied once), zero padding, no losses. The engine's
 network: the same through core.vgg.VGGFeatures, which runs each convolution and its ReLU as
-one oneDNN kernel in bfloat16 (core.conv_relu). The engine step: one optimiser step of
+one oneDNN kernel in bfloat16, and the max pooling after it in the same autograd function
+(core.conv_relu). The engine step: one optimiser step of
 core.optimize.Engine on one scale at the same size (network with the engine's padding,
 content and style losses, total variation, L-BFGS), timed between its progress events from
 the third step on (the first two are warm-up). The ratio is the step's to the bare network's.
