@@ -56,21 +56,22 @@ def test_only_bfloat16_zero_padded_3x3_convolutions_on_the_cpu_are_fused():
     assert not conv_relu.fusable(nn.ReLU(), x)
 
 
+def _maps_and_gradient(network: vgg.VGGFeatures, pixels: torch.Tensor):
+    """The network's bfloat16 maps of pixels, and the pixels' gradient of a loss on them."""
+    x = pixels.clone().requires_grad_(True)
+    maps = network(x, precision=torch.bfloat16)
+    sum((m.float() * m.float()).mean() for m in maps.values()).backward()
+    return maps, x.grad
+
+
 @needs_onednn_bfloat16
 def test_the_networks_bfloat16_maps_and_gradient_are_those_of_torchs_own_layers(monkeypatch):
     network = vgg.VGGFeatures(vgg.random_weights(3), ["relu1_1", "relu2_1", "relu3_1"])
     torch.manual_seed(1)
     pixels = torch.rand(1, 3, 36, 44) * 255
-
-    def run():
-        x = pixels.clone().requires_grad_(True)
-        maps = network(x, precision=torch.bfloat16)
-        sum((m.float() * m.float()).mean() for m in maps.values()).backward()
-        return maps, x.grad
-
-    fused_maps, fused_grad = run()
+    fused_maps, fused_grad = _maps_and_gradient(network, pixels)
     monkeypatch.setattr(vgg, "fusable", lambda conv, x: False)
-    plain_maps, plain_grad = run()
+    plain_maps, plain_grad = _maps_and_gradient(network, pixels)
     # Five layers deep, a step's difference in one layer can grow through the next ones.
     assert all(_within_bfloat16_steps(fused_maps[name], plain_maps[name], 4) for name in plain_maps)
     assert _within_bfloat16_steps(fused_grad, plain_grad, 4)
@@ -107,17 +108,10 @@ def test_the_network_pools_inside_the_fused_layer_only_where_no_loss_reads_the_r
     real = vgg.fused_conv_relu_pool
     monkeypatch.setattr(vgg, "fused_conv_relu_pool",
                         lambda conv, x: pooled_in.append(x.shape[1]) or real(conv, x))
-
-    def run():
-        x = pixels.clone().requires_grad_(True)
-        maps = network(x, precision=torch.bfloat16)
-        sum((m.float() * m.float()).mean() for m in maps.values()).backward()
-        return maps, x.grad
-
-    fused_maps, fused_grad = run()
+    fused_maps, fused_grad = _maps_and_gradient(network, pixels)
     # Blocks 1-3 pool after convolutions of 64, 128 and 256 channels; a read ReLU map stays.
     assert pooled_in == ([64, 128, 256] if layers[0] == "relu1_1" else [])
     monkeypatch.setattr(vgg, "poolable", lambda pool: False)
-    apart_maps, apart_grad = run()
+    apart_maps, apart_grad = _maps_and_gradient(network, pixels)
     assert all(torch.equal(fused_maps[name], apart_maps[name]) for name in layers)
     assert torch.equal(fused_grad, apart_grad)
