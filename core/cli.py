@@ -302,10 +302,15 @@ class Interrupted(KeyboardInterrupt):
 
 def stop_on_sigterm() -> None:
     """SIGTERM (kill, a batch system) and Ctrl-C end the run alike: temporary files are
-    removed and the exit status is EXIT_INTERRUPTED."""
+    removed and the exit status is EXIT_INTERRUPTED. Later ones are ignored."""
     import signal
 
     def interrupt(number: int, frame: Any) -> None:
+        # Once: a second stop (an impatient user, a batch system's repeat) during the
+        # clean-up would break it off with a traceback and leave its files.
+        for other in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(other) is interrupt:
+                signal.signal(other, signal.SIG_IGN)
         raise Interrupted
 
     for number in (signal.SIGTERM, signal.SIGINT):

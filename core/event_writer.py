@@ -33,8 +33,10 @@ class EventWriter:
         self.stream = stream
         self._lock = threading.Lock()
 
-    def write(self, name: str, timeout: float | None = None, **fields: Any) -> bool:
+    def write(self, name: str, timeout: float | None = None, final: bool = False, **fields: Any) -> bool:
         """Write one event line and flush; False if the lock was not free within timeout.
+        final: the process's last words; the lock stays taken, so that no other thread's
+        line can follow them before the process exits.
 
         Raises OSError (e.g. BrokenPipeError) when the reader has gone.
         """
@@ -44,7 +46,10 @@ class EventWriter:
         try:
             self.stream.write(line + "\n")
             self.stream.flush()
-        finally:
+        except BaseException:
+            self._lock.release()
+            raise
+        if not final:
             self._lock.release()
         return True
 

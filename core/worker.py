@@ -174,7 +174,7 @@ class Worker:
             except OSError:
                 pass
         try:
-            self.events.write("error", timeout=_LAST_WORDS_SECONDS, kind="cancelled",
+            self.events.write("error", timeout=_LAST_WORDS_SECONDS, final=True, kind="cancelled",
                               message="The engine stopped because %s; nothing was written." % reason)
         except Exception:  # the reader may be gone (broken pipe): nothing to tell
             pass

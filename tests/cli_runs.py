@@ -26,9 +26,11 @@ def one_error_line(result):
     return lines[0]
 
 
-def start_long_run(content, style, output, stderr=subprocess.PIPE):
-    """Start a run far too long to finish and return it once it reports its first step."""
-    command = [sys.executable, "-m", "core", str(content), str(style), "-o", str(output),
+def start_long_run(content, style, output, stderr=subprocess.PIPE, code=None):
+    """Start a run far too long to finish (as `python -m core`, or `python -c CODE`) and
+    return it once it reports its first step."""
+    prefix = [sys.executable, "-c", code] if code else [sys.executable, "-m", "core"]
+    command = prefix + [str(content), str(style), "-o", str(output),
                "--progress", "json", "--size", "48", "--steps", "10000",
                "--preset", "preview", "--scales", "1", "--device", "cpu"]
     process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

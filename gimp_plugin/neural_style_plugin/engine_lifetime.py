@@ -232,7 +232,12 @@ def _stop_all():
 
 
 def _on_sigterm(signum, frame):
-    # Raise into the run so its finally blocks remove the new layer and the run folder.
+    # Raise into the run so its finally blocks remove the new layer and the run folder;
+    # once: a second signal during those blocks would break them off.
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is _on_sigterm:
+            signal.signal(number, signal.SIG_IGN)
     _stop_all()
     raise SystemExit("Neural Style Transfer was stopped (signal %d)." % signum)
 

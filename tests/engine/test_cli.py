@@ -245,6 +245,18 @@ def test_progress_bar_draws_in_place_on_a_terminal():
     assert text.endswith("\nWrote out.png (40x30) in 4 s.\n")
 
 
+def test_event_writer_writes_nothing_after_its_final_line():
+    from core.event_writer import EventWriter
+
+    stream = io.StringIO()
+    writer = EventWriter(stream)
+    assert writer.write("error", final=True, kind="cancelled", message="The engine stopped.")
+    # Another thread's progress line, a moment later: it must not follow the last words.
+    assert not writer.write("progress", timeout=0.05, step=3, total=9, scale=1, scales=1,
+                            losses={"total": 1.0}, elapsed=0.1, eta=0.2)
+    assert [decode_event(line)["event"] for line in stream.getvalue().splitlines()] == ["error"]
+
+
 def test_event_writer_sends_non_finite_losses_as_null():
     from core.event_writer import EventWriter
 

@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 import pytest
 from cli_runs import FAST, ROOT, one_error_line, run_cli, start_long_run
+from waiting import wait_for
 
 from core import image_read, image_write
 from core.errors import InputError
@@ -244,6 +245,34 @@ def test_sigterm_twice_still_exits_cleanly(inputs, out):
     assert "Traceback" not in err
     assert listing(out) == []
     shutil.rmtree(out)
+
+
+# The clean-up after the first SIGTERM, slowed down and announced, so that the second one
+# surely lands inside it.
+SLOW_CLEAN_UP = """
+import sys, time
+from core import cli
+real_report_error = cli._Run.report_error
+def slow_report_error(self, message, kind):
+    open(%r, "w").close()
+    time.sleep(1.0)
+    real_report_error(self, message, kind)
+cli._Run.report_error = slow_report_error
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_second_sigterm_during_the_clean_up_is_ignored(inputs, out, tmp_path):
+    cleaning = tmp_path / "cleaning"
+    process = start_long_run(inputs / "content.png", inputs / "style.png", out / "r.png",
+                             code=SLOW_CLEAN_UP % str(cleaning))
+    process.send_signal(signal.SIGTERM)
+    assert wait_for(cleaning.exists), "the run never began its clean-up"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "stopped (Ctrl-C or SIGTERM); nothing was written." in err
+    assert listing(out) == []
 
 
 # Whether torch asks for a temporary folder during a run depends on the machine, so the

@@ -16,8 +16,27 @@ from neural_style_plugin import engine_lifetime  # noqa: E402
 from plugin_helpers import pattern  # noqa: E402
 
 
+def _slow_folder_removal(marker):
+    """Announce the run folder's removal in the marker file and take a second over it, so
+    that a test can send a signal while it is under way."""
+    import time
+
+    from neural_style_plugin import run_folder
+
+    real_remove_folder = run_folder.remove_folder
+
+    def remove_folder(path):
+        open(marker, "w").close()
+        time.sleep(1.0)
+        real_remove_folder(path)
+
+    run_folder.remove_folder = remove_folder
+
+
 def main(config, temp_root, steps=3):
     engine_lifetime.install_exit_handlers()  # as the GIMP back ends do
+    if os.environ.get("SLOW_FOLDER_REMOVAL_MARKER"):
+        _slow_folder_removal(os.environ["SLOW_FOLDER_REMOVAL_MARKER"])
     gimp = FakeGimp()
     image = gimp.new_image(8, 8)
     content = image.add_layer("Photo", 8, 8, pattern(8, 8, 3))

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from neural_style_plugin import engine_process, run_folder
@@ -37,8 +36,24 @@ def start_plugin(tmp_path, config, temp_root, mode, monkeypatch):
     with open(pidfile) as handle:
         engine_pid = int(handle.read())
     assert wait_for(lambda: len(os.listdir(temp_root)) == 1)
-    time.sleep(0.3)  # let the engine reach its main loop and the guardian start
+    # Only the guardian cleans up after a SIGKILL: it must be running before the kill.
+    assert wait_for(lambda: guardian_of(engine_pid)), "the guardian never started"
     return plugin, engine_pid
+
+
+def guardian_of(engine_pid):
+    """Whether a guardian process (python -c ... with the engine's pid) is running."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"-c" in argv and str(engine_pid).encode() in argv:
+            return True
+    return False
 
 
 @pytest.mark.parametrize("mode", ["hang", "stubborn"])
@@ -53,6 +68,18 @@ def test_sigkilled_plugin_leaves_no_engine_and_no_run_folder(tmp_path, config, t
 
 def test_sigterm_stops_engine_and_cleans_up(tmp_path, config, temp_root, monkeypatch):
     plugin, engine_pid = start_plugin(tmp_path, config, temp_root, "hang", monkeypatch)
+    plugin.send_signal(signal.SIGTERM)
+    plugin.wait(10)
+    assert not alive(engine_pid)
+    assert os.listdir(temp_root) == []
+
+
+def test_a_second_sigterm_during_the_clean_up_is_ignored(tmp_path, config, temp_root, monkeypatch):
+    removing = tmp_path / "removing"
+    monkeypatch.setenv("SLOW_FOLDER_REMOVAL_MARKER", str(removing))
+    plugin, engine_pid = start_plugin(tmp_path, config, temp_root, "hang", monkeypatch)
+    plugin.send_signal(signal.SIGTERM)
+    assert wait_for(removing.exists), "the run folder's removal never began"
     plugin.send_signal(signal.SIGTERM)
     plugin.wait(10)
     assert not alive(engine_pid)

@@ -6,7 +6,7 @@ import math
 import pickle
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.options import (
@@ -104,7 +104,6 @@ values = st.one_of(
 )
 
 
-@settings(deadline=None)  # a busy CI machine must not turn a slow example into a failure
 @given(st.dictionaries(st.sampled_from(sorted(OPTIONS_BY_NAME)), values, max_size=6))
 def test_any_input_gives_valid_options_or_a_plain_option_error(given_options):
     try:
