@@ -271,19 +271,26 @@ def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
     if n != 1:
         raise ValueError("w2_loss takes the features of one picture")
     count = height * width
-    gram, means = feature_moments(features)
-    mean = means[0]
-    covariance = gram[0] * channels - torch.outer(mean, mean)
     root = target.covariance_sqrt
     if count >= channels:
+        gram, means = feature_moments(features)
+        mean = means[0]
+        covariance = gram[0] * channels - torch.outer(mean, mean)
         cross = root @ covariance @ root
+        spread = torch.trace(covariance)
     else:
-        # Fewer pixels than channels (deep layers at the coarse scales): Y^T Y has the same
-        # non-zero eigenvalues as Y Y^T = root S root and is only pixels x pixels.
-        centred = features.float().permute(1, 0, 2, 3).reshape(channels, count) - mean[:, None]
+        # Fewer pixels than channels (deep layers at the coarse scales): the C x C
+        # covariance, and its dense gradient, are never made. Its trace is the centred
+        # features' squared norm over the pixels, and Y^T Y has the same non-zero
+        # eigenvalues as Y Y^T = root S root and is only pixels x pixels.
+        exact = features.to(torch.promote_types(features.dtype, torch.float32))
+        flat = exact.permute(1, 0, 2, 3).reshape(channels, count)
+        mean = flat.mean(dim=1)
+        centred = flat - mean[:, None]
         projected = root @ centred
         cross = projected.T @ projected / count
-    distance = torch.sum((mean - target.mean) ** 2) + torch.trace(covariance) \
+        spread = torch.sum(centred * centred) / count
+    distance = torch.sum((mean - target.mean) ** 2) + spread \
         + torch.trace(target.covariance) - 2.0 * _TraceSqrt.apply(cross)
     return distance / channels
 
