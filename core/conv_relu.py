@@ -45,11 +45,20 @@ def _available() -> bool:
             and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def _conv_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
+
+
+def _gradient_to_input(before_relu: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    # x only for its shape and layout: the gradient to the input needs just the weights.
+    return torch.ops.aten.convolution_backward(
+        before_relu, x, weight, None, _ONE, _ONE, _ONE, False, [0, 0], 1, [True, False, False])[0]
+
+
 class _ConvReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
-        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
-        # The input only for its shape and layout: the gradient to it needs just the weights.
+        y = _conv_relu(x, weight, bias)
         ctx.save_for_backward(x, weight, y)
         return y
 
@@ -58,10 +67,7 @@ class _ConvReLU(torch.autograd.Function):
         x, weight, y = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        before_relu = torch.ops.aten.threshold_backward(grad, y, 0)
-        grad_x = torch.ops.aten.convolution_backward(
-            before_relu, x, weight, None, _ONE, _ONE, _ONE, False, [0, 0], 1, [True, False, False])[0]
-        return grad_x, None, None
+        return _gradient_to_input(torch.ops.aten.threshold_backward(grad, y, 0), x, weight), None, None
 
 
 def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
@@ -82,7 +88,7 @@ def poolable(pool: nn.Module) -> bool:
 class _ConvReLUMaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
-        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
+        y = _conv_relu(x, weight, bias)
         pooled, indices = torch.ops.aten.max_pool2d_with_indices(y, *_POOL)
         # y only for the pooling's backward, which takes its shape and layout from it.
         ctx.save_for_backward(x, weight, y, pooled, indices)
@@ -95,9 +101,7 @@ class _ConvReLUMaxPool(torch.autograd.Function):
             return None, None, None
         kept = torch.ops.aten.threshold_backward(grad, pooled, 0)  # the ReLU's mask, see above
         before_relu = torch.ops.aten.max_pool2d_with_indices_backward(kept, y, *_POOL, indices)
-        grad_x = torch.ops.aten.convolution_backward(
-            before_relu, x, weight, None, _ONE, _ONE, _ONE, False, [0, 0], 1, [True, False, False])[0]
-        return grad_x, None, None
+        return _gradient_to_input(before_relu, x, weight), None, None
 
 
 def fused_conv_relu_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
