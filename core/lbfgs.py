@@ -67,17 +67,15 @@ class LBFGS:
         grad = self.x.grad.detach().reshape(-1)
         if float(grad.abs().max()) == 0:
             return loss  # at a stationary point (torch's tolerance_grad of 0)
-        if self.direction is None:
-            direction = grad.neg()
-        else:
-            direction = self._direction(grad)
+        first = self._previous_grad is None
+        direction = grad.neg() if first else self._direction(grad)
         if self.raw_step is not None and not self._order:
             length = self.raw_step / float(direction.abs().max())
-        elif self._previous_grad is None:
+        elif first:
             length = min(1.0, 1.0 / float(grad.abs().sum()))
         else:
             length = 1.0
-        if self._previous_grad is None:
+        if first:
             self._previous_grad = grad.clone()
         else:
             self._previous_grad.copy_(grad)
