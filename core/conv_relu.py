@@ -25,6 +25,8 @@ import functools
 import torch
 from torch import nn
 
+from core import pooling
+
 _ONE = [1, 1]
 
 
@@ -75,9 +77,6 @@ def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return _ConvReLU.apply(x, conv.weight, conv.bias)
 
 
-_POOL = ([2, 2], [2, 2], [0, 0], [1, 1], False)  # kernel, stride, padding, dilation, ceil_mode
-
-
 def poolable(pool: nn.Module) -> bool:
     """Whether pool is VGG's 2 x 2 max pooling, which fused_conv_relu_pool can take in."""
     return (isinstance(pool, nn.MaxPool2d) and pool.kernel_size in (2, (2, 2))
@@ -89,7 +88,8 @@ class _ConvReLUMaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
         y = _conv_relu(x, weight, bias)
-        pooled, indices = torch.ops.aten.max_pool2d_with_indices(y, *_POOL)
+        ctx.bands = pooling.bands_for(y)
+        pooled, indices = pooling.max_pool_with_indices(y, ctx.bands)
         # y only for the pooling's backward, which takes its shape and layout from it.
         ctx.save_for_backward(x, weight, y, pooled, indices)
         return pooled
@@ -100,7 +100,7 @@ class _ConvReLUMaxPool(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         kept = torch.ops.aten.threshold_backward(grad, pooled, 0)  # the ReLU's mask, see above
-        before_relu = torch.ops.aten.max_pool2d_with_indices_backward(kept, y, *_POOL, indices)
+        before_relu = pooling.max_pool_backward(kept, y, indices, ctx.bands)
         return _gradient_to_input(before_relu, x, weight), None, None
 
 

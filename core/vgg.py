@@ -32,6 +32,7 @@ from torch import nn
 from core.conv_relu import fusable, fused_conv_relu, fused_conv_relu_pool, poolable
 from core.errors import WeightsError
 from core.losses import MomentsGradients, add_moments_gradients, defer_moments_gradients
+from core.pooling import max_pool
 
 # Index of each ReLU in torchvision's vgg19().features.
 LAYER_INDEX = {
@@ -236,6 +237,8 @@ class VGGFeatures(nn.Module):
                     x, index = fused_conv_relu_pool(module, x), index + 2
                 else:
                     x, index = fused_conv_relu(module, x), index + 1
+            elif poolable(module):
+                x = max_pool(x)  # in bands of rows on the CPU (core.pooling)
             else:
                 x = module(x)
             name = self._wanted.get(index)
