@@ -135,22 +135,24 @@ class Preprocess(nn.Module):
         super().__init__()
         if kind == "caffe":
             # BGR order, 0..255, minus the mean pixel.
-            order = [2, 1, 0]
+            bgr = True
             scale = torch.ones(3)
             shift = -torch.tensor(CAFFE_MEAN_BGR)
         elif kind == "imagenet":
-            order = [0, 1, 2]
+            bgr = False
             scale = 1.0 / (255.0 * torch.tensor(IMAGENET_STD))
             shift = -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)
         else:
             raise ValueError(kind)
         self.kind = kind
-        self.order = order
+        self.bgr = bgr
         self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("shift", shift.view(1, 3, 1, 1), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pixels[:, self.order] * self.scale + self.shift
+        # flip, not pixels[:, [2, 1, 0]]: the indexing's backward (a scatter that adds)
+        # took 3 ms of a 512 px step on 2 CPU cores, the flip's (a flip) a fraction of it.
+        return (pixels.flip(1) if self.bgr else pixels) * self.scale + self.shift
 
 
 class VGGFeatures(nn.Module):
