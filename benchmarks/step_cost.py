@@ -5,11 +5,14 @@ layers (Conv2d, ReLU, MaxPool2d), forward plus backward to the input pixels, in 
 precision (core.precision, weights copied once), zero padding, no losses. The engine's
 network: the same through core.vgg.VGGFeatures, which runs each convolution and its ReLU as
 one oneDNN kernel in bfloat16, and the max pooling after it in the same autograd function
-(core.conv_relu). The engine step: one optimiser step of
+(core.conv_relu), cut into bands of rows so that its backward runs on every core
+(core.pooling). The engine step: one optimiser step of
 core.optimize.Engine on one scale at the same size (network with the engine's padding,
 content and style losses, total variation, L-BFGS), timed between its progress events from
 the third step on (the first two are warm-up). The ratio is the step's to the bare network's.
-Both are medians over --repeat timings, alternated so that a change in the machine's load
+For bfloat16 it also times the bare network the way issue 12 first timed it, torch's
+layers as torchvision leaves them under autocast (bare_autocast_s, not in the ratio). All are
+medians over --repeat timings, alternated so that a change in the machine's load
 touches both. Prints one JSON object.
 
     .venv/bin/python benchmarks/step_cost.py --size 512 --repeat 8
@@ -48,6 +51,18 @@ def bare_step(network: VGGFeatures, pixels: torch.Tensor, dtype: torch.dtype | N
     if dtype is not None:
         body_input = body_input.to(dtype)
     network.body_in(dtype)(body_input).float().sum().backward()
+    return time.perf_counter() - start
+
+
+def autocast_step(network: VGGFeatures, pixels: torch.Tensor) -> float:
+    """torch's own layers as torchvision leaves them (float32 weights, the default memory
+    layout) under bfloat16 autocast, as issue 12 first timed "the bare VGG-19" (0.81 s on
+    its machine): autocast casts and oneDNN reorders every weight again each pass."""
+    x = pixels.clone().requires_grad_(True)
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        body_output = network.body_in(None)(network.preprocess(x))
+    body_output.float().sum().backward()
     return time.perf_counter() - start
 
 
@@ -90,7 +105,12 @@ def main() -> None:
         memory_format=torch.channels_last)
     bare_step(bare_network, content, dtype)  # warm-up
     network_step(bare_network, content, dtype)
+    autocast = dtype == torch.bfloat16
+    plain_network = VGGFeatures(load_weights("embedded"), ["relu5_1"], padding="zeros")
+    if autocast:
+        autocast_step(plain_network, content)  # warm-up
     bare: list[float] = []
+    bare_autocast: list[float] = []
     network: list[float] = []
     engine: list[float] = []
     options = {"preset": args.preset, "size": size, "device": "cpu"}
@@ -98,12 +118,15 @@ def main() -> None:
     with reuse_freed_memory():
         for _ in range(args.repeat):
             bare.append(bare_step(bare_network, content, dtype))
+            if autocast:
+                bare_autocast.append(autocast_step(plain_network, content))
             network.append(network_step(bare_network, content, dtype))
             engine.extend(engine_steps(options, content, style, 5))
     bare_median, engine_median = statistics.median(bare), statistics.median(engine)
     print(json.dumps({
         "size": size, "precision": str(dtype or torch.float32), "threads": torch.get_num_threads(),
         "bare_forward_backward_s": round(bare_median, 3),
+        "bare_autocast_s": round(statistics.median(bare_autocast), 3) if autocast else None,
         "engine_network_s": round(statistics.median(network), 3),
         "engine_step_s": round(engine_median, 3), "ratio": round(engine_median / bare_median, 2),
         "preset": args.preset, "style_loss": validate_options({"preset": args.preset})["style_loss"]}))
