@@ -7,8 +7,9 @@ CPU convolutions, applies the ReLU to each output block while it is still in the
 post-op, the same kernel torch.compile's CPU fusion calls). ReLU commutes with the rounding
 to the output's precision, so the maps are the same bit for bit in bfloat16. Not in
 float32: there the fused kernel sums in another order than torch's own convolution, and was
-no faster (a Preview at 256 px, 13.6 s against 13.2 s). The backward is torch's own two
-steps (ReLU's mask, then the convolution's gradient to its input).
+no faster (a Preview at 256 px, 13.6 s against 13.2 s). The backward is ReLU's mask, then
+the convolution's gradient to its input as oneDNN's transposed convolution, with the
+weights in oneDNN's layouts packed once per layer (see _PACKED).
 
 Where VGG's 2 x 2 max pooling follows (and nothing else reads the ReLU's map), the ReLU's
 mask is applied to the pooled gradient, a quarter of the map, before the pooling's backward
@@ -21,6 +22,8 @@ above zero.
 from __future__ import annotations
 
 import functools
+import weakref
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -28,6 +31,7 @@ from torch import nn
 from core import pooling
 
 _ONE = [1, 1]
+_NONE = [0, 0]
 
 
 def fusable(conv: nn.Module, x: torch.Tensor) -> bool:
@@ -47,34 +51,70 @@ def _available() -> bool:
             and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def _conv_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
+@dataclass(frozen=True)
+class _Packed:
+    """One convolution's weights in oneDNN's own blocked layouts: for the convolution, and
+    for its transpose, which is the gradient to its input."""
+
+    forward: torch.Tensor
+    transposed: torch.Tensor
 
 
-def _gradient_to_input(before_relu: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    # x only for its shape and layout: the gradient to the input needs just the weights.
-    return torch.ops.aten.convolution_backward(
-        before_relu, x, weight, None, _ONE, _ONE, _ONE, False, [0, 0], 1, [True, False, False])[0]
+# Why: given torch's plain weights, oneDNN reorders them into its layout on every call, 26 MB
+# for VGG-19 up to relu5_1, twice a step: at 128 px (Preview's coarsest scale) that was
+# half the time of the network's convolutions, forward and backward. Packed once per layer
+# (and kept with the layer for as long as it lives), the same kernels run on the same
+# numbers: the same maps and gradients bit for bit (tests/engine/test_conv_relu.py).
+_PACKED: weakref.WeakKeyDictionary[nn.Conv2d, _Packed] = weakref.WeakKeyDictionary()
+
+
+def _packed(conv: nn.Conv2d, x: torch.Tensor) -> _Packed:
+    packed = _PACKED.get(conv)
+    if packed is None:
+        # The layout oneDNN picks may depend on the maps' size; these are the first maps'.
+        # For another size it reorders a packed weight as it would a plain one: the same
+        # results, at the old speed.
+        n, channels, h, w = x.shape
+        mkldnn = torch.ops.mkldnn
+        packed = _Packed(
+            mkldnn._reorder_convolution_weight(conv.weight, _ONE, _ONE, _ONE, 1, [n, channels, h, w]),
+            mkldnn._reorder_convolution_transpose_weight(
+                conv.weight, _ONE, _NONE, _ONE, _ONE, 1, [n, conv.out_channels, h, w]))
+        _PACKED[conv] = packed
+    return packed
+
+
+def _conv_relu(x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._convolution_pointwise(
+        x, packed.forward, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
+
+
+def _gradient_to_input(before_relu: torch.Tensor, packed: _Packed) -> torch.Tensor:
+    # The transposed convolution with the same padding: what oneDNN computes for
+    # convolution_backward's gradient to the input, the same bits.
+    return torch.ops.mkldnn._convolution_transpose_pointwise(
+        before_relu, packed.transposed, None, _ONE, _NONE, _ONE, _ONE, 1, "none", [], "")
 
 
 class _ConvReLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
-        y = _conv_relu(x, weight, bias)
-        ctx.save_for_backward(x, weight, y)
+    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+        y = _conv_relu(x, packed, bias)
+        ctx.packed = packed
+        ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
-        x, weight, y = ctx.saved_tensors
+        (y,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        return _gradient_to_input(torch.ops.aten.threshold_backward(grad, y, 0), x, weight), None, None
+        return _gradient_to_input(torch.ops.aten.threshold_backward(grad, y, 0), ctx.packed), None, None
 
 
 def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """relu(conv(x)) in one pass (see fusable); gradients only to x, as the network is frozen."""
-    return _ConvReLU.apply(x, conv.weight, conv.bias)
+    return _ConvReLU.apply(x, _packed(conv, x), conv.bias)
 
 
 def poolable(pool: nn.Module) -> bool:
@@ -86,25 +126,26 @@ def poolable(pool: nn.Module) -> bool:
 
 class _ConvReLUMaxPool(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
-        y = _conv_relu(x, weight, bias)
+    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+        y = _conv_relu(x, packed, bias)
+        ctx.packed = packed
         ctx.bands = pooling.bands_for(y)
         pooled, indices = pooling.max_pool_with_indices(y, ctx.bands)
         # y only for the pooling's backward, which takes its shape and layout from it.
-        ctx.save_for_backward(x, weight, y, pooled, indices)
+        ctx.save_for_backward(y, pooled, indices)
         return pooled
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
-        x, weight, y, pooled, indices = ctx.saved_tensors
+        y, pooled, indices = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None
         kept = torch.ops.aten.threshold_backward(grad, pooled, 0)  # the ReLU's mask, see above
         before_relu = pooling.max_pool_backward(kept, y, indices, ctx.bands)
-        return _gradient_to_input(before_relu, x, weight), None, None
+        return _gradient_to_input(before_relu, ctx.packed), None, None
 
 
 def fused_conv_relu_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """max_pool(relu(conv(x))) with 2 x 2 windows (see fusable and poolable); the ReLU's map
     is not handed out, so nothing else may read it."""
-    return _ConvReLUMaxPool.apply(x, conv.weight, conv.bias)
+    return _ConvReLUMaxPool.apply(x, _packed(conv, x), conv.bias)

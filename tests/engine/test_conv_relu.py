@@ -47,6 +47,26 @@ def test_fused_layer_equals_convolution_then_relu_in_bfloat16(layout):
     assert _within_bfloat16_steps(fused_input.grad, plain_input.grad, 1)
 
 
+@needs_onednn_bfloat16
+def test_the_layer_packs_its_weights_once_and_stays_right_at_other_sizes():
+    conv = _bfloat16_conv(16, 32)
+    packs = []
+    for size in [(20, 28), (9, 13), (40, 24)]:
+        x = torch.randn(1, 16, *size).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        plain_input = x.clone().requires_grad_(True)
+        plain = torch.relu(conv(plain_input))
+        fused_input = x.clone().requires_grad_(True)
+        fused = conv_relu.fused_conv_relu(conv, fused_input)
+        packs.append(conv_relu._PACKED[conv])
+        assert _within_bfloat16_steps(fused, plain, 1)
+        from_above = torch.randn_like(plain)
+        plain.backward(from_above)
+        fused.backward(from_above)
+        assert _within_bfloat16_steps(fused_input.grad, plain_input.grad, 1)
+        assert bool((fused_input.grad != 0).any())
+    assert packs[0] is packs[1] is packs[2]
+
+
 def test_only_bfloat16_zero_padded_3x3_convolutions_on_the_cpu_are_fused():
     x = torch.randn(1, 16, 8, 8).to(torch.bfloat16)
     assert not conv_relu.fusable(_bfloat16_conv(16, 8).float(), x.float())  # float32 sums differ
