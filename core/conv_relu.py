@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import weakref
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -51,36 +50,45 @@ def _available() -> bool:
             and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-@dataclass(frozen=True)
 class _Packed:
-    """One convolution's weights in oneDNN's own blocked layouts: for the convolution, and
-    for its transpose, which is the gradient to its input."""
+    """One convolution's weights in oneDNN's own blocked layouts for maps of one shape: for
+    the convolution, and (made on first use) for its transpose, the gradient to its input."""
 
-    forward: torch.Tensor
-    transposed: torch.Tensor
+    def __init__(self, conv: nn.Conv2d, shape: tuple[int, ...]) -> None:
+        n, channels, h, w = shape
+        self._weight = conv.weight
+        self._gradient_shape = [n, conv.out_channels, h, w]
+        self.forward = torch.ops.mkldnn._reorder_convolution_weight(
+            conv.weight, _ONE, _ONE, _ONE, 1, [n, channels, h, w])
+        self._transposed: torch.Tensor | None = None
+
+    @property
+    def transposed(self) -> torch.Tensor:
+        if self._transposed is None:
+            self._transposed = torch.ops.mkldnn._reorder_convolution_transpose_weight(
+                self._weight, _ONE, _NONE, _ONE, _ONE, 1, self._gradient_shape)
+        return self._transposed
 
 
 # Why: given torch's plain weights, oneDNN reorders them into its layout on every call, 26 MB
 # for VGG-19 up to relu5_1, twice a step: at 128 px (Preview's coarsest scale) that was
 # half the time of the network's convolutions, forward and backward. Packed once per layer
-# (and kept with the layer for as long as it lives), the same kernels run on the same
-# numbers: the same maps and gradients bit for bit (tests/engine/test_conv_relu.py).
-_PACKED: weakref.WeakKeyDictionary[nn.Conv2d, _Packed] = weakref.WeakKeyDictionary()
+# and shape of maps, the same kernels run on the same numbers: the same maps and gradients
+# bit for bit (tests/engine/test_conv_relu.py). Per shape, because the layout oneDNN picks
+# can depend on it: with oneDNN limited to AVX2, float32 weights packed for 136 x 136 maps
+# made a 66 x 66 map's convolution 1.5 times as slow as plain weights. The last PACKED_SHAPES
+# shapes are kept (a scale's style targets, then its steps), 26 MB each in bfloat16.
+PACKED_SHAPES = 2
+_PACKED: weakref.WeakKeyDictionary[nn.Conv2d, dict[tuple[int, ...], _Packed]] = weakref.WeakKeyDictionary()
 
 
 def _packed(conv: nn.Conv2d, x: torch.Tensor) -> _Packed:
-    packed = _PACKED.get(conv)
-    if packed is None:
-        # The layout oneDNN picks may depend on the maps' size; these are the first maps'.
-        # For another size it reorders a packed weight as it would a plain one: the same
-        # results, at the old speed.
-        n, channels, h, w = x.shape
-        mkldnn = torch.ops.mkldnn
-        packed = _Packed(
-            mkldnn._reorder_convolution_weight(conv.weight, _ONE, _ONE, _ONE, 1, [n, channels, h, w]),
-            mkldnn._reorder_convolution_transpose_weight(
-                conv.weight, _ONE, _NONE, _ONE, _ONE, 1, [n, conv.out_channels, h, w]))
-        _PACKED[conv] = packed
+    shapes = _PACKED.setdefault(conv, {})
+    key = tuple(x.shape)
+    packed = shapes.pop(key, None) or _Packed(conv, key)
+    shapes[key] = packed  # the most recent last
+    while len(shapes) > PACKED_SHAPES:
+        del shapes[next(iter(shapes))]
     return packed
 
 

@@ -48,23 +48,25 @@ def test_fused_layer_equals_convolution_then_relu_in_bfloat16(layout):
 
 
 @needs_onednn_bfloat16
-def test_the_layer_packs_its_weights_once_and_stays_right_at_other_sizes():
+def test_the_layer_packs_its_weights_once_a_shape_and_keeps_the_last_ones():
     conv = _bfloat16_conv(16, 32)
     packs = []
-    for size in [(20, 28), (9, 13), (40, 24)]:
+    for size in [(20, 28), (9, 13), (20, 28), (40, 24), (9, 13)]:
         x = torch.randn(1, 16, *size).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
         plain_input = x.clone().requires_grad_(True)
         plain = torch.relu(conv(plain_input))
         fused_input = x.clone().requires_grad_(True)
         fused = conv_relu.fused_conv_relu(conv, fused_input)
-        packs.append(conv_relu._PACKED[conv])
+        packs.append(conv_relu._PACKED[conv][tuple(x.shape)])
         assert _within_bfloat16_steps(fused, plain, 1)
         from_above = torch.randn_like(plain)
         plain.backward(from_above)
         fused.backward(from_above)
         assert _within_bfloat16_steps(fused_input.grad, plain_input.grad, 1)
         assert bool((fused_input.grad != 0).any())
-    assert packs[0] is packs[1] is packs[2]
+    assert packs[0] is packs[2]  # 20 x 28 again: its pack was kept
+    assert packs[1] is not packs[4]  # 9 x 13 was dropped for 40 x 24
+    assert list(conv_relu._PACKED[conv]) == [(1, 16, 40, 24), (1, 16, 9, 13)]
 
 
 def test_only_bfloat16_zero_padded_3x3_convolutions_on_the_cpu_are_fused():
