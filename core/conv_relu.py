@@ -76,9 +76,10 @@ class _Packed:
 # and shape of maps, the same kernels run on the same numbers: the same maps and gradients
 # bit for bit (tests/engine/test_conv_relu.py). Per shape, because the layout oneDNN picks
 # can depend on it: with oneDNN limited to AVX2, float32 weights packed for 136 x 136 maps
-# made a 66 x 66 map's convolution 1.5 times as slow as plain weights. The last PACKED_SHAPES
-# shapes are kept (a scale's style targets, then its steps), 26 MB each in bfloat16.
-PACKED_SHAPES = 2
+# made a 66 x 66 map's convolution 1.5 times as slow as plain weights. Only the last shape's
+# are kept: a scale computes its style targets at one shape, then all its steps at another,
+# and a second shape kept cost 110 MB more peak memory for no speed.
+PACKED_SHAPES = 1
 _PACKED: weakref.WeakKeyDictionary[nn.Conv2d, dict[tuple[int, ...], _Packed]] = weakref.WeakKeyDictionary()
 
 

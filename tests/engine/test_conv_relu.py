@@ -48,7 +48,8 @@ def test_fused_layer_equals_convolution_then_relu_in_bfloat16(layout):
 
 
 @needs_onednn_bfloat16
-def test_the_layer_packs_its_weights_once_a_shape_and_keeps_the_last_ones():
+def test_the_layer_packs_its_weights_once_a_shape_and_keeps_the_last_shapes(monkeypatch):
+    monkeypatch.setattr(conv_relu, "PACKED_SHAPES", 2)
     conv = _bfloat16_conv(16, 32)
     packs = []
     for size in [(20, 28), (9, 13), (20, 28), (40, 24), (9, 13)]:
