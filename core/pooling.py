@@ -11,12 +11,15 @@ indices within each band, the same gradient bit for bit, from all cores at once.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch.nn import functional
 
 _POOL = ([2, 2], [2, 2], [0, 0], [1, 1], False)  # kernel, stride, padding, dilation, ceil_mode
 
 
+@functools.cache  # a few heights a run, asked four times a step
 def row_bands(height: int, threads: int) -> int:
     """How many bands to cut a map of that height into: each band's rows even and the same
     for all bands, and the fewest rows on the busiest of the threads (ties: fewer bands).
