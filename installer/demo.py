@@ -13,13 +13,14 @@ EXAMPLE_PHOTO = "examples/photo.png"
 EXAMPLE_PAINTING = "examples/painting.jpg"
 DEMO_RESULT = "out/example-result.png"
 # The Balanced preset at the photo's own size (384 px): the first result a user sees should
-# look like the product. Measured on 2-core Intel Xeons (2026-12-02, W2 style loss): 23 s
-# wall / 34 CPU s with AMX (bfloat16); 84 s wall / 137 CPU s without AMX (float32, see
-# core.precision). The cat in The Starry Night's strokes and palette.
+# look like the product. Measured on 2-core Intel Xeons: 17 s wall / 24 CPU s with AMX
+# (bfloat16, 2026-12-05); 84 s wall / 137 CPU s without AMX (float32, see core.precision;
+# 2026-12-02, with an engine since made faster). The cat in The Starry Night's strokes and
+# palette.
 # The Preview preset left magenta patches along the top (Gram loss); the former 40 Preview
 # steps at 256 px (17 s) gave pink patterns, not the painting.
 DEMO_OPTIONS = ("--preset", "balanced", "--size", "384")
-DEMO_EXPECTED = "20-90 s on 2 CPU cores, less with more cores or a GPU"
+DEMO_EXPECTED = "15-90 s on 2 CPU cores, less with more cores or a GPU"
 
 
 def run_demo(python: Path) -> Path:

@@ -30,5 +30,5 @@ def test_demo_runs_the_balanced_preset_and_says_how_long_it_takes(monkeypatch, t
     assert command[command.index("--size") + 1] == "384"
     said = capsys.readouterr().out
     # The expected time, as measured (not the old "about a minute" for a 7 s run).
-    assert "20-90 s on 2 CPU cores" in said
+    assert "15-90 s on 2 CPU cores" in said
     assert "Example: done in" in said
