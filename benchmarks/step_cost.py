@@ -106,8 +106,8 @@ def main() -> None:
     bare_step(bare_network, content, dtype)  # warm-up
     network_step(bare_network, content, dtype)
     autocast = dtype == torch.bfloat16
-    plain_network = VGGFeatures(load_weights("embedded"), ["relu5_1"], padding="zeros")
-    if autocast:
+    if autocast:  # only bfloat16 has an autocast baseline: no second network for --float32
+        plain_network = VGGFeatures(load_weights("embedded"), ["relu5_1"], padding="zeros")
         autocast_step(plain_network, content)  # warm-up
     bare: list[float] = []
     bare_autocast: list[float] = []
