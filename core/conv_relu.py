@@ -11,6 +11,11 @@ no faster (a Preview at 256 px, 13.6 s against 13.2 s). The backward is ReLU's m
 the convolution's gradient to its input as oneDNN's transposed convolution, with the
 weights in oneDNN's layouts packed once per layer (see _PACKED).
 
+The gradient to the input can come with a bias, one value per input channel added at every
+pixel (GradientBias): the losses' gradients for a map's channel means (core.losses,
+take_mean_gradients), added by the kernel that makes the gradient instead of by a pass of
+their own.
+
 Where VGG's 2 x 2 max pooling follows (and nothing else reads the ReLU's map), the ReLU's
 mask is applied to the pooled gradient, a quarter of the map, before the pooling's backward
 instead of to the whole map after it. The same numbers: the pooling's backward puts each
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,6 +37,10 @@ from core import pooling
 
 _ONE = [1, 1]
 _NONE = [0, 0]
+
+# Called in the backward pass: a float32 bias (one value per input channel) to add to the
+# gradient to the layer's input, or None.
+GradientBias = Callable[[], torch.Tensor | None]
 
 
 def fusable(conv: nn.Module, x: torch.Tensor) -> bool:
@@ -98,32 +108,38 @@ def _conv_relu(x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> t
         x, packed.forward, bias, _ONE, _ONE, _ONE, 1, "relu", [None], "")
 
 
-def _gradient_to_input(before_relu: torch.Tensor, packed: _Packed) -> torch.Tensor:
+def _gradient_to_input(before_relu: torch.Tensor, packed: _Packed,
+                       gradient_bias: GradientBias | None) -> torch.Tensor:
     # The transposed convolution with the same padding: what oneDNN computes for
-    # convolution_backward's gradient to the input, the same bits.
+    # convolution_backward's gradient to the input, the same bits (without a bias).
+    bias = None if gradient_bias is None else gradient_bias()
     return torch.ops.mkldnn._convolution_transpose_pointwise(
-        before_relu, packed.transposed, None, _ONE, _NONE, _ONE, _ONE, 1, "none", [], "")
+        before_relu, packed.transposed, bias, _ONE, _NONE, _ONE, _ONE, 1, "none", [], "")
 
 
 class _ConvReLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None,  # type: ignore[override]
+                gradient_bias: GradientBias | None) -> torch.Tensor:
         y = _conv_relu(x, packed, bias)
-        ctx.packed = packed
+        ctx.packed, ctx.gradient_bias = packed, gradient_bias
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:  # type: ignore[override]
         (y,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None
-        return _gradient_to_input(torch.ops.aten.threshold_backward(grad, y, 0), ctx.packed), None, None
+            return None, None, None, None
+        before_relu = torch.ops.aten.threshold_backward(grad, y, 0)
+        return _gradient_to_input(before_relu, ctx.packed, ctx.gradient_bias), None, None, None
 
 
-def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """relu(conv(x)) in one pass (see fusable); gradients only to x, as the network is frozen."""
-    return _ConvReLU.apply(x, _packed(conv, x), conv.bias)
+def fused_conv_relu(conv: nn.Conv2d, x: torch.Tensor,
+                    gradient_bias: GradientBias | None = None) -> torch.Tensor:
+    """relu(conv(x)) in one pass (see fusable); gradients only to x, as the network is frozen,
+    plus gradient_bias's per channel."""
+    return _ConvReLU.apply(x, _packed(conv, x), conv.bias, gradient_bias)
 
 
 def poolable(pool: nn.Module) -> bool:
@@ -135,9 +151,10 @@ def poolable(pool: nn.Module) -> bool:
 
 class _ConvReLUMaxPool(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, packed: _Packed, bias: torch.Tensor | None,  # type: ignore[override]
+                gradient_bias: GradientBias | None) -> torch.Tensor:
         y = _conv_relu(x, packed, bias)
-        ctx.packed = packed
+        ctx.packed, ctx.gradient_bias = packed, gradient_bias
         ctx.bands = pooling.bands_for(y)
         pooled, indices = pooling.max_pool_with_indices(y, ctx.bands)
         # y only for the pooling's backward, which takes its shape and layout from it.
@@ -145,16 +162,17 @@ class _ConvReLUMaxPool(torch.autograd.Function):
         return pooled
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:  # type: ignore[override]
         y, pooled, indices = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None
+            return None, None, None, None
         kept = torch.ops.aten.threshold_backward(grad, pooled, 0)  # the ReLU's mask, see above
         before_relu = pooling.max_pool_backward(kept, y, indices, ctx.bands)
-        return _gradient_to_input(before_relu, ctx.packed), None, None
+        return _gradient_to_input(before_relu, ctx.packed, ctx.gradient_bias), None, None, None
 
 
-def fused_conv_relu_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+def fused_conv_relu_pool(conv: nn.Conv2d, x: torch.Tensor,
+                         gradient_bias: GradientBias | None = None) -> torch.Tensor:
     """max_pool(relu(conv(x))) with 2 x 2 windows (see fusable and poolable); the ReLU's map
-    is not handed out, so nothing else may read it."""
-    return _ConvReLUMaxPool.apply(x, _packed(conv, x), conv.bias)
+    is not handed out, so nothing else may read it. gradient_bias: as for fused_conv_relu."""
+    return _ConvReLUMaxPool.apply(x, _packed(conv, x), conv.bias, gradient_bias)

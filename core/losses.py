@@ -35,11 +35,13 @@ All maths here runs in float32 even when the network ran in half precision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from core import bf16_products
+from core.eigen_roots import EigenRoots, eigen_roots, eigen_roots_of_all
 from core.precision import exact_bfloat16_products
 
 CONTENT_SCALE = 0.16
@@ -69,10 +71,11 @@ class _Moments(torch.autograd.Function):
     layout, in float32 even when the network ran in bfloat16, and the means would take two
     more passes over the map and a third to add the gradients up: on 2 CPU cores that was a
     third of an engine step at 512 px. Here the features are laid out pixels x channels
-    (a view of the network's channels-last maps), copied once to float32 (exact: products
-    of bfloat16 numbers are exact in float32) for both the product and the means, and the
-    backward is one product plus the means' share, dF = F (dG + dG^T) / (C*H*W) + dm / (H*W),
-    in the features' own precision, which is what the network's backward runs in anyway."""
+    (a view of the network's channels-last maps), multiplied and summed in float32 (exact
+    products of bfloat16 numbers) by MKL as they are where core.bf16_products is available,
+    else copied once to float32 for both the product and the means; and the backward is
+    one product plus the means' share, dF = F (dG + dG^T) / (C*H*W) + dm / (H*W), in the
+    features' own precision, which is what the network's backward runs in anyway."""
 
     @staticmethod
     def forward(ctx, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
@@ -81,6 +84,10 @@ class _Moments(torch.autograd.Function):
         pixels = features.permute(0, 2, 3, 1).reshape(n, h * w, c).contiguous()
         ctx.save_for_backward(pixels)
         ctx.shape = (n, c, h, w)
+        if n == 1 and pixels.dtype == torch.bfloat16 and pixels.device.type == "cpu" \
+                and bf16_products.available():
+            gram, sums = bf16_products.gram_and_sums(pixels[0])
+            return (gram / float(c * h * w)).unsqueeze(0), (sums / float(h * w)).unsqueeze(0)
         exact = pixels.to(torch.promote_types(pixels.dtype, torch.float32))
         with exact_bfloat16_products(pixels.dtype, pixels.device):
             gram = torch.bmm(exact.transpose(1, 2), exact) / float(c * h * w)
@@ -93,20 +100,21 @@ class _Moments(torch.autograd.Function):
         if grad_gram is None:
             grad_gram = torch.zeros(n, c, c, dtype=torch.float32, device=pixels.device)
         symmetric = ((grad_gram + grad_gram.transpose(1, 2)) / float(c * h * w)).to(pixels.dtype)
-        share = None if grad_mean is None else (grad_mean / float(h * w)).to(pixels.dtype).view(n, 1, c)
+        share = None if grad_mean is None else (grad_mean / float(h * w)).view(n, 1, c)
         if ctx.deferred is not None:
             ctx.deferred.append((symmetric, share))
             return None
         if share is None:
             grad = torch.bmm(pixels, symmetric)
         else:
-            grad = torch.baddbmm(share, pixels, symmetric)
+            grad = torch.baddbmm(share.to(pixels.dtype), pixels, symmetric)
         return grad.view(n, h, w, c).permute(0, 3, 1, 2)
 
 
 # The attribute of a map (N x C x H x W) that asks feature_moments' backward to leave its
 # gradient as (symmetric, share) pairs in this list instead of making it: see
-# defer_moments_gradients.
+# defer_moments_gradients. symmetric: C x C in the map's precision; share: the means'
+# gradient per pixel, N x 1 x C in float32, or None.
 DEFERRED_MOMENTS = "deferred_moments_gradients"
 MomentsGradients = list[tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -137,7 +145,22 @@ def add_moments_gradients(grad: torch.Tensor, features: torch.Tensor, deferred: 
     for symmetric, share in deferred:
         grad_pixels.baddbmm_(pixels, symmetric)
         if share is not None:
-            grad_pixels.add_(share)
+            grad_pixels.add_(share.to(grad.dtype))
+
+
+def take_mean_gradients(deferred: MomentsGradients) -> torch.Tensor | None:
+    """The deferred gradients' shares (one value per channel, the same at every pixel) summed,
+    float32, C; taken out of the list, so that add_moments_gradients no longer adds them.
+    None when there are none, or they differ between the pictures of a batch.
+
+    Why: the layer that reads the map adds them as the bias of its gradient to the map
+    (core.conv_relu), inside the kernel that makes that gradient: a pass over the map fewer,
+    4 ms at relu1_1 for 512 px on 2 CPU cores."""
+    shares = [share for _, share in deferred if share is not None]
+    if not shares or shares[0].shape[0] != 1:
+        return None
+    deferred[:] = [(symmetric, None) for symmetric, _ in deferred]
+    return torch.stack(shares).sum(dim=0).view(-1)
 
 
 def feature_moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,10 +173,35 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return feature_moments(features)[0]
 
 
+class _ContentLoss(torch.autograd.Function):
+    """mean((F - P)^2) in float32 over the maps as flat views (channels-last: no copies).
+
+    Why not mse_loss: on 4-D channels-last maps (the network's layout) it took 10 ms at
+    relu4_2 for 512 px on 2 CPU cores; on flat views, with the copy of bfloat16 features to
+    float32 and its gradient's copy back, 4.4 ms. Here the difference is made once, in
+    float32 (the bfloat16 features read as they are), and is its own gradient: 1.3 ms."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        exact = torch.promote_types(target.dtype, torch.float32)
+        difference = torch.sub(_flat(features), _flat(target).to(exact))
+        ctx.save_for_backward(difference)
+        n, c, h, w = features.shape
+        ctx.pixels_shape, ctx.dtype = (n, h, w, c), features.dtype
+        return torch.dot(difference, difference) / difference.numel()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (difference,) = ctx.saved_tensors
+        # Made in the flat views' order (channels-last), in the features' precision.
+        result = torch.empty(ctx.pixels_shape, dtype=ctx.dtype, device=difference.device)
+        torch.mul(difference.view(ctx.pixels_shape), grad * (2.0 / difference.numel()), out=result)
+        return result.permute(0, 3, 1, 2), None
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # mse_loss has a fused backward, but on 4-D channels-last maps (the network's layout) it
-    # took 10 ms at relu4_2 for 512 px: so both are compared as flat pixels x channels views.
-    return torch.nn.functional.mse_loss(_flat(features).float(), _flat(target).float())
+    """mean((F - P)^2) over N x C x H x W maps, in float32."""
+    return _ContentLoss.apply(features, target)
 
 
 def _flat(maps: torch.Tensor) -> torch.Tensor:
@@ -240,33 +288,55 @@ def gaussian_targets(targets: Sequence[Mapping[str, StyleStats]], blend: Sequenc
 
 
 class _TraceSqrt(torch.autograd.Function):
-    """tr(M^1/2) of a symmetric positive semi-definite M through its eigendecomposition;
-    d tr(M^1/2) = tr(M^-1/2 dM) / 2. Roots below ROOT_FLOOR of the largest count as that
-    floor in the backward pass: a nearly flat direction must not get an unbounded pull."""
-
-    ROOT_FLOOR = 1e-3
+    """tr(M^1/2) of a symmetric positive semi-definite M from its eigendecomposition (made
+    beforehand, core.eigen_roots); d tr(M^1/2) = tr(M^-1/2 dM) / 2, the roots floored."""
 
     @staticmethod
-    def forward(ctx, matrix: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        # On the CPU even for a GPU run: on an H200, cuSOLVER's eigendecompositions took 89% of
-        # the GPU's time in a step (15 ms for 512 x 512); the CPU's LAPACK is faster, and
-        # copying the matrix there and back costs little (benchmarks/README.md, "GPU").
-        values, vectors = torch.linalg.eigh(matrix.cpu())
-        roots = values.clamp(min=0).sqrt()
-        # Read here, from the CPU's copy: read in backward, it would make the CPU wait for a GPU.
-        ctx.floor = _TraceSqrt.ROOT_FLOOR * float(roots.max().clamp(min=1e-30))
-        ctx.save_for_backward(roots.to(matrix.device), vectors.to(matrix.device))
-        return roots.sum().to(matrix.device)
+    def forward(ctx, matrix: torch.Tensor, eigen: EigenRoots) -> torch.Tensor:  # type: ignore[override]
+        ctx.eigen = eigen
+        return eigen.roots.sum()
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        roots, vectors = ctx.saved_tensors
-        return grad * (vectors * (0.5 / roots.clamp(min=ctx.floor))) @ vectors.T
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        roots, vectors = ctx.eigen.roots, ctx.eigen.vectors
+        return grad * (vectors * (0.5 / roots.clamp(min=ctx.eigen.floor))) @ vectors.T, None
 
 
-def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
-    """Squared W2 distance between the features' Gaussian and the target's, over C
-    (features of one picture: 1 x C x H x W)."""
+class _SandwichTraceSqrt(torch.autograd.Function):
+    """tr((R S R)^1/2) for symmetric S and a constant symmetric R, from the eigendecomposition
+    of R S R = V diag(roots) V^T (made beforehand).
+
+    Its gradient to S, R V D V^T R with D = diag(0.5 / roots), is made as B D B^T with
+    B = R V: two C x C products instead of autograd's three (V D V^T, then R times it twice),
+    a millisecond for each 512-channel layer on 2 CPU cores."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, root: torch.Tensor, eigen: EigenRoots) -> torch.Tensor:  # type: ignore[override]
+        ctx.eigen, ctx.root = eigen, root
+        return eigen.roots.sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+        roots, rotated = ctx.eigen.roots, ctx.root @ ctx.eigen.vectors
+        return grad * (rotated * (0.5 / roots.clamp(min=ctx.eigen.floor))) @ rotated.T, None, None
+
+
+@dataclass(frozen=True)
+class _W2Terms:
+    """One layer's W2 distance in parts: the terms without the cross term, with their graph;
+    the matrix whose roots' sum is the cross term (without a graph), for its
+    eigendecomposition; and that sum as a function of the decomposition, with its graph."""
+
+    rest: torch.Tensor
+    matrix: torch.Tensor
+    root_sum: Callable[[EigenRoots], torch.Tensor]
+    channels: int
+
+    def distance(self, eigen: EigenRoots) -> torch.Tensor:
+        return (self.rest - 2.0 * self.root_sum(eigen)) / self.channels
+
+
+def _w2_terms(features: torch.Tensor, target: GaussianTarget) -> _W2Terms:
     n, channels, height, width = features.shape
     if n != 1:
         raise ValueError("w2_loss takes the features of one picture")
@@ -276,8 +346,11 @@ def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
         gram, means = feature_moments(features)
         mean = means[0]
         covariance = gram[0] * channels - torch.outer(mean, mean)
-        cross = root @ covariance @ root
+        matrix = root @ covariance.detach() @ root
         spread = torch.trace(covariance)
+
+        def root_sum(eigen: EigenRoots) -> torch.Tensor:
+            return _SandwichTraceSqrt.apply(covariance, root, eigen)
     else:
         # Fewer pixels than channels (deep layers at the coarse scales): the C x C
         # covariance, and its dense gradient, are never made. Its trace is the centred
@@ -289,19 +362,32 @@ def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
         centred = flat - mean[:, None]
         projected = root @ centred
         cross = projected.T @ projected / count
+        matrix = cross.detach()
         spread = torch.sum(centred * centred) / count
-    distance = torch.sum((mean - target.mean) ** 2) + spread \
-        + torch.trace(target.covariance) - 2.0 * _TraceSqrt.apply(cross)
-    return distance / channels
+
+        def root_sum(eigen: EigenRoots) -> torch.Tensor:
+            return _TraceSqrt.apply(cross, eigen)
+    rest = torch.sum((mean - target.mean) ** 2) + spread + torch.trace(target.covariance)
+    return _W2Terms(rest, matrix, root_sum, channels)
+
+
+def w2_loss(features: torch.Tensor, target: GaussianTarget) -> torch.Tensor:
+    """Squared W2 distance between the features' Gaussian and the target's, over C
+    (features of one picture: 1 x C x H x W)."""
+    terms = _w2_terms(features, target)
+    return terms.distance(eigen_roots(terms.matrix))
 
 
 def w2_style_loss(features: Mapping[str, torch.Tensor], targets: Mapping[str, GaussianTarget],
                   layer_weights: Mapping[str, float]) -> torch.Tensor:
-    """Layer-weighted sum of W2 losses against gaussian_targets (styles already blended)."""
+    """Layer-weighted sum of W2 losses against gaussian_targets (styles already blended); the
+    layers' eigendecompositions side by side (core.eigen_roots)."""
     total = torch.zeros((), dtype=torch.float32, device=next(iter(features.values())).device)
-    for layer, layer_weight in layer_weights.items():
-        if layer_weight:
-            total = total + layer_weight * w2_loss(features[layer], targets[layer])
+    weighted = [(weight, _w2_terms(features[layer], targets[layer]))
+                for layer, weight in layer_weights.items() if weight]
+    eigens = eigen_roots_of_all([terms.matrix for _, terms in weighted])
+    for (weight, terms), eigen in zip(weighted, eigens):
+        total = total + weight * terms.distance(eigen)
     return total
 
 

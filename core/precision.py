@@ -21,13 +21,33 @@ from contextlib import contextmanager
 import torch
 
 
-def cpu_supports_bf16() -> bool:
-    """Whether this machine's CPU computes bfloat16 convolutions faster than float32."""
+def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
-            return bf16_faster_on(handle.read(1 << 16))  # the first processor's block is enough
+            return handle.read(1 << 16)  # the first processor's block is enough
     except OSError:
-        return False
+        return ""
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this machine's CPU computes bfloat16 convolutions faster than float32."""
+    return bf16_faster_on(_cpuinfo())
+
+
+def cpu_has_amx() -> bool:
+    """Whether this machine's CPU has AMX tiles for bfloat16 (Intel Xeon since Sapphire Rapids)."""
+    return "amx_bf16" in _vendor_and_flags(_cpuinfo())[1]
+
+
+def _vendor_and_flags(cpuinfo: str) -> tuple[str, list[str]]:
+    vendor, flags = "", []
+    for line in cpuinfo.splitlines():
+        if line.startswith("vendor_id") and not vendor:
+            vendor = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            break
+    return vendor, flags
 
 
 def bf16_faster_on(cpuinfo: str) -> bool:
@@ -36,13 +56,7 @@ def bf16_faster_on(cpuinfo: str) -> bool:
     Measured (benchmarks/README.md, "bfloat16 by CPU"): yes with AMX tiles (Intel Xeon) and
     with AVX-512 BF16 on AMD EPYC; no with AVX-512 BF16 alone on an Intel Xeon.
     """
-    vendor, flags = "", []
-    for line in cpuinfo.splitlines():
-        if line.startswith("vendor_id") and not vendor:
-            vendor = line.split(":", 1)[1].strip()
-        elif line.startswith("flags"):
-            flags = line.split(":", 1)[1].split()
-            break
+    vendor, flags = _vendor_and_flags(cpuinfo)
     return "amx_bf16" in flags or (vendor == "AuthenticAMD" and "avx512_bf16" in flags)
 
 

@@ -19,6 +19,7 @@ says how to fix it. Tests build a seeded random network with `random_weights` in
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.resources
 import os
@@ -31,7 +32,7 @@ from torch import nn
 
 from core.conv_relu import fusable, fused_conv_relu, fused_conv_relu_pool, poolable
 from core.errors import WeightsError
-from core.losses import MomentsGradients, add_moments_gradients, defer_moments_gradients
+from core.losses import MomentsGradients, add_moments_gradients, defer_moments_gradients, take_mean_gradients
 from core.pooling import max_pool
 
 # Index of each ReLU in torchvision's vgg19().features.
@@ -224,11 +225,16 @@ class VGGFeatures(nn.Module):
             x = x.to(precision)
         return x, pad
 
-    def _maps(self, pixels: torch.Tensor, precision: torch.dtype | None,
-              crop: bool) -> Iterator[tuple[str, torch.Tensor, int]]:
-        """Each requested layer's whole map and the margin to cut from it (0 unless crop)."""
+    def _maps(self, pixels: torch.Tensor, precision: torch.dtype | None, crop: bool,
+              moments: Mapping[str, MomentsGradients] | None = None,
+              ) -> Iterator[tuple[str, torch.Tensor, int]]:
+        """Each requested layer's whole map and the margin to cut from it (0 unless crop).
+        moments: filled by the caller as each map is handed out, the map's deferred Gram and
+        mean gradients (VGGFeatures.tapped): the fused layer reading the map then adds the
+        means' share as the bias of its gradient to it (core.conv_relu)."""
         x, pad = self._body_input(pixels, precision, crop)
         body = self.body_in(precision)
+        gradient_bias = None
         index = 0
         while index < len(body):
             module = body[index]
@@ -236,16 +242,20 @@ class VGGFeatures(nn.Module):
                 # The ReLU runs inside the convolution, and so does the pooling after it
                 # where no loss reads the ReLU's map.
                 if index + 2 < len(body) and poolable(body[index + 2]) and index + 1 not in self._wanted:
-                    x, index = fused_conv_relu_pool(module, x), index + 2
+                    x, index = fused_conv_relu_pool(module, x, gradient_bias), index + 2
                 else:
-                    x, index = fused_conv_relu(module, x), index + 1
+                    x, index = fused_conv_relu(module, x, gradient_bias), index + 1
             elif poolable(module):
                 x = max_pool(x)  # in bands of rows on the CPU (core.pooling)
             else:
                 x = module(x)
+            gradient_bias = None
             name = self._wanted.get(index)
             if name is not None:
                 yield name, x, pad // self._stride[index] if crop else 0
+                deferred = None if moments is None else moments.get(name)
+                if deferred is not None:
+                    gradient_bias = functools.partial(take_mean_gradients, deferred)
             index += 1
 
     def margin_counts(self, height: int, width: int) -> torch.Tensor | None:
@@ -272,13 +282,16 @@ class VGGFeatures(nn.Module):
         """forward for an optimiser step: the losses get each map as a leaf of its own, and
         TappedFeatures.backward carries their gradients into the network."""
         taps = []
-        for name, x, trim in self._maps(pixels, precision, self._crops_margin):
+        deferred: dict[str, MomentsGradients] = {}
+        for name, x, trim in self._maps(pixels, precision, self._crops_margin, deferred):
             # Dense, in the network's layout: the losses then read it without copies and its
             # gradient is kept as the losses' backward makes it.
             leaf = _cropped(x, trim).detach().contiguous(memory_format=torch.channels_last)
             # Uncropped, the network's gradient for the map has the leaf's shape and layout:
             # the Gram matrices' and means' gradients can then be added into it in place.
             moments = None if trim else defer_moments_gradients(leaf)
+            if moments is not None:
+                deferred[name] = moments
             taps.append(_Tap(name, x, trim, leaf.requires_grad_(True), moments))
         return TappedFeatures(taps)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import conv_relu, vgg
+from core import conv_relu, losses, vgg
 
 needs_onednn_bfloat16 = pytest.mark.skipif(not conv_relu._available(),
                                            reason="no oneDNN bfloat16 convolutions here (AVX2)")
@@ -130,7 +130,7 @@ def test_the_network_pools_inside_the_fused_layer_only_where_no_loss_reads_the_r
     pooled_in = []
     real = vgg.fused_conv_relu_pool
     monkeypatch.setattr(vgg, "fused_conv_relu_pool",
-                        lambda conv, x: pooled_in.append(x.shape[1]) or real(conv, x))
+                        lambda conv, x, bias: pooled_in.append(x.shape[1]) or real(conv, x, bias))
     fused_maps, fused_grad = _maps_and_gradient(network, pixels)
     # Blocks 1-3 pool after convolutions of 64, 128 and 256 channels; a read ReLU map stays.
     assert pooled_in == ([64, 128, 256] if layers[0] == "relu1_1" else [])
@@ -138,3 +138,37 @@ def test_the_network_pools_inside_the_fused_layer_only_where_no_loss_reads_the_r
     apart_maps, apart_grad = _maps_and_gradient(network, pixels)
     assert all(torch.equal(fused_maps[name], apart_maps[name]) for name in layers)
     assert torch.equal(fused_grad, apart_grad)
+
+
+@needs_onednn_bfloat16
+def test_the_layer_reading_a_tapped_map_adds_its_means_gradient_as_the_bias_of_its_own():
+    # The means' gradient of a map the losses read (the same at every pixel) is added by the
+    # fused layer that reads the map, inside its gradient kernel (vgg.VGGFeatures._maps):
+    # the pixels' gradient must be that of adding it afterwards, within bfloat16's rounding.
+    network = vgg.VGGFeatures(vgg.random_weights(3), ["relu1_1", "relu2_1", "relu3_1"])
+    torch.manual_seed(2)
+    pixels = torch.rand(1, 3, 48, 40) * 255
+    target = {name: torch.rand(1, channels) * 50 for name, channels in
+              (("relu1_1", 64), ("relu2_1", 128), ("relu3_1", 256))}
+
+    def gradient() -> torch.Tensor:
+        x = pixels.clone().requires_grad_(True)
+        taps = network.tapped(x, precision=torch.bfloat16)
+        total = torch.zeros(())
+        for name, features in taps.features.items():
+            gram, mean = losses.feature_moments(features)
+            total = total + (gram ** 2).mean() * 1e-4 + ((mean - target[name]) ** 2).sum()
+        total.backward()
+        taps.backward()
+        return x.grad
+
+    taken = []
+    real_take = vgg.take_mean_gradients
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vgg, "take_mean_gradients", lambda deferred: taken.append(1) or real_take(deferred))
+        as_bias = gradient()
+        assert len(taken) == 2  # relu1_1 and relu2_1; relu3_1 is the last map, read by no layer
+        patch.setattr(vgg, "take_mean_gradients", lambda deferred: None)
+        added_after = gradient()
+    assert _within_bfloat16_steps(as_bias, added_after, 2)
+    assert not torch.equal(as_bias, added_after)  # rounded once, not twice: not the same bits

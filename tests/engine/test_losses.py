@@ -30,6 +30,23 @@ def test_content_loss_is_mean_squared_difference():
     assert losses.content_loss(a, b).item() == pytest.approx(13.0 / 4.0)
 
 
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_content_loss_gradient_is_mse_losss_in_the_features_precision(layout):
+    torch.manual_seed(0)
+    features = torch.randn(1, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=layout)
+    target = torch.randn(1, 3, 4, 5, dtype=torch.float64)
+    assert torch.autograd.gradcheck(losses.content_loss, (features.requires_grad_(True), target))
+    half = features.detach().to(torch.bfloat16).requires_grad_(True)
+    loss = losses.content_loss(half, target.float())
+    loss.backward()
+    reference = half.detach().float().requires_grad_(True)
+    expected = torch.nn.functional.mse_loss(reference, target.float())
+    expected.backward()
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert half.grad.dtype == torch.bfloat16
+    assert torch.allclose(half.grad.float(), reference.grad, rtol=2 ** -8, atol=0)
+
+
 def test_gram_loss_is_mean_squared_difference_of_entries():
     g = torch.tensor([[1.0, 2.0], [2.0, 1.0]])
     a = torch.tensor([[0.0, 2.0], [2.0, 3.0]])
