@@ -336,7 +336,8 @@ class TappedFeatures:
     2 CPU cores (benchmarks/step_cost.py). Here the losses' gradients are added in place
     into the network's own gradient (on the cropped part only, where there is a crop) as
     the backward pass reaches each layer. The Gram matrices' and means' gradients are not
-    even made as maps: they are added by one in-place product each (defer_moments_gradients)."""
+    even made as maps: they are added by one in-place product each (defer_moments_gradients),
+    the means' by the kernel of the layer above where it is a fused one (see _maps)."""
 
     def __init__(self, taps: list[_Tap]) -> None:
         self._taps = taps
