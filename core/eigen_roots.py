@@ -11,6 +11,7 @@ numbers as with all of them up to their order of sums (a few float32 spacings).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,8 @@ def eigen_roots_of_all(matrices: Sequence[torch.Tensor]) -> list[EigenRoots]:
 
 _helpers: dict[int, ThreadPoolExecutor] = {}
 _helpers_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
+    os.register_at_fork(after_in_child=_helpers.clear)
 
 
 def _helper(threads: int) -> ThreadPoolExecutor:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import pytest
 import torch
@@ -41,3 +44,26 @@ def test_several_side_by_side_are_each_ones_own_and_leave_torchs_threads_as_they
         assert torch.allclose(roots.roots, alone.roots, rtol=1e-5, atol=1e-6)
         # Eigenvectors up to sign: the rebuilt matrix is the same.
         assert torch.allclose((roots.vectors * roots.roots ** 2) @ roots.vectors.T, matrix, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or torch.get_num_threads() < 2, reason="no fork, or one thread")
+def test_a_forked_child_makes_its_own_helper():
+    matrices = [_symmetric(16, 0), _symmetric(16, 1)]
+    eigen_roots.eigen_roots_of_all(matrices)  # the parent's helper thread now exists
+    child = os.fork()
+    if child == 0:  # the child: its parent's helper thread is not there to run anything
+        try:
+            eigen_roots.eigen_roots_of_all(matrices)
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    pytest.fail("the child waited for a helper thread that forking left behind")
