@@ -13,7 +13,7 @@ EXAMPLE_PHOTO = "examples/photo.png"
 EXAMPLE_PAINTING = "examples/painting.jpg"
 DEMO_RESULT = "out/example-result.png"
 # The Balanced preset at the photo's own size (384 px): the first result a user sees should
-# look like the product. Measured on 2-core Intel Xeons: 15-16 s wall / 23 CPU s with AMX
+# look like the product. Measured on 2-core Intel Xeons: 15-19 s wall / 23 CPU s with AMX
 # (bfloat16, 2026-12-05); 84 s wall / 137 CPU s without AMX (float32, see core.precision;
 # 2026-12-02, with an engine since made faster). The cat in The Starry Night's strokes and
 # palette.
